@@ -52,3 +52,38 @@ def test_evaluate_errors(model):
         nt.analysis.evaluate(model, PerceptualDecisionMaking(), num_trials=0)
     with pytest.raises(nt.ConfigError, match="does not fit task 'copy'"):
         nt.analysis.evaluate(model, nt.tasks.Copy(), num_trials=5)
+
+
+def test_evaluate_reuses_its_compiled_code_and_sees_new_weights():
+    """A second evaluate of the same network and task does not recompile, yet it reads the
+    current weights (and the noise setting), and the cache does not keep the model alive."""
+    import gc
+    import time
+    import weakref
+
+    import jax.numpy as jnp
+
+    from neurotrain.analysis import _evaluate
+
+    brainstate.random.seed(1)
+    net = RNN(LeakyRNNCell(3, 8, sigma_rec=0.1), num_out=3)
+    task = PerceptualDecisionMaking()
+    a = nt.analysis.evaluate(net, task, num_trials=40, seed=2)
+    t0 = time.perf_counter()
+    b = nt.analysis.evaluate(net, task, num_trials=40, seed=2)
+    again = time.perf_counter() - t0
+    np.testing.assert_array_equal(a.outputs, b.outputs)
+    assert len(_evaluate._CHUNK_CACHE[net]) == 1 and again < 1.0     # no recompilation (compiling takes seconds)
+    net.readout.W.value = net.readout.W.value + 1.0                  # new weights, same code
+    c = nt.analysis.evaluate(net, task, num_trials=40, seed=2)
+    np.testing.assert_array_equal(a.activity, c.activity)
+    assert not np.allclose(a.outputs, c.outputs)
+    np.testing.assert_allclose(c.outputs - a.outputs,
+                               jnp.einsum("tbh,ho->tbo", a.activity, jnp.ones_like(net.readout.W.value)),
+                               rtol=1e-4, atol=1e-4)
+    d = nt.analysis.evaluate(net, task, num_trials=40, seed=2, noise=False)   # a second entry
+    assert len(_evaluate._CHUNK_CACHE[net]) == 2 and not np.array_equal(c.activity, d.activity)
+    ref = weakref.ref(net)
+    del net
+    gc.collect()
+    assert ref() is None

@@ -95,3 +95,48 @@ def test_analyze_errors(tmp_path):
         parse([str(tmp_path), "--formats", "jpg"])
     with pytest.raises(SystemExit):
         parse([str(tmp_path), "--candidates", "0"])
+
+
+def test_reanalysis_replaces_only_its_own_files(run_dir):
+    """A second ``analyze`` removes the figures and results of the first that it does not
+    rewrite (stale files would pass for results of the new analysis), and nothing else."""
+    figures = os.path.join(run_dir, "figures")
+    os.makedirs(figures, exist_ok=True)
+    stale = os.path.join(figures, "eigenvalues_ct.pdf")          # an earlier analysis wrote a PDF
+    mine = os.path.join(figures, "my_notes.png")                 # the user's own file
+    for path in (stale, mine):
+        with open(path, "wb") as f:
+            f.write(b"x")
+    stale_result = os.path.join(run_dir, "analysis", "psychometric.npz")
+    os.makedirs(os.path.dirname(stale_result), exist_ok=True)
+    with open(stale_result, "wb") as f:
+        f.write(b"x")
+    assert _analyze.run(parse([run_dir, "--trials", "32", "--candidates", "8", "--formats", "png"])) == 0
+    assert not os.path.exists(stale) and os.path.exists(mine)
+    with open(os.path.join(run_dir, _analyze.ANALYSIS_FILE)) as f:
+        summary = json.load(f)
+    on_disk = {os.path.join("figures", f) for f in os.listdir(figures)
+               if f.rsplit(".", 1)[0] in _analyze.ANALYSIS_FIGURES}
+    assert on_disk == set(summary["figures"])
+    # the psychometric result was rewritten (the stale 1-byte file is gone)
+    assert os.path.getsize(stale_result) > 1
+
+
+def test_training_again_into_a_run_dir_clears_the_analysis(run_dir, tmp_path):
+    import shutil
+
+    from neurotrain.cli._main import _clear_old_run
+
+    run_dir = shutil.copytree(run_dir, tmp_path / "copy")      # leave the module's run intact
+    os.makedirs(os.path.join(run_dir, "figures"), exist_ok=True)
+    with open(os.path.join(run_dir, "figures", "my_notes.png"), "wb") as f:
+        f.write(b"x")
+    assert _analyze.run(parse([str(run_dir), "--trials", "32", "--candidates", "8", "--no-figures"])) == 0
+    assert os.path.exists(os.path.join(run_dir, _analyze.ANALYSIS_FILE))
+    _clear_old_run(run_dir)
+    assert not os.path.exists(os.path.join(run_dir, _analyze.ANALYSIS_FILE))
+    assert not [f for f in os.listdir(os.path.join(run_dir, "analysis"))
+                if f.endswith((".json", ".npz"))]
+    assert not [f for f in os.listdir(os.path.join(run_dir, "figures"))
+                if f.rsplit(".", 1)[0] in _analyze.ANALYSIS_FIGURES]
+    assert os.path.exists(os.path.join(run_dir, "figures", "my_notes.png"))   # not ours: kept

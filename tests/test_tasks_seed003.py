@@ -1,6 +1,7 @@
 """The seed-003 tasks against their definitions: CDDM, DMS, N-bit flip-flop, MemoryAnti*."""
 
 import collections
+import dataclasses
 import functools
 import json
 import math
@@ -308,6 +309,32 @@ def test_flipflop_pulse_statistics_and_scores():
     s = score(task, jnp.zeros_like(b.targets), b)
     assert s["mse"] == pytest.approx(float(np.mean(y ** 2)), rel=1e-5)
     assert score(task, -b.targets, b)["bit_accuracy"] == 0.0
+
+
+def test_flipflop_classic_scoring_masks_each_bit_until_its_first_pulse():
+    """score_before_first_pulse=False (Sussillo & Barak): per-output mask, 0 exactly while a
+    channel has had no pulse; same inputs and targets as the default for the same key."""
+    seed003 = NBitFlipFlop(num_bits=3, pulse_prob=0.1, duration=1000.0)
+    classic = dataclasses.replace(seed003, score_before_first_pulse=False)
+    b0, b1 = draw(seed003), draw(classic)
+    np.testing.assert_array_equal(b0.inputs, b1.inputs)
+    np.testing.assert_array_equal(b0.targets, b1.targets)
+    x, y, m, _ = np_batch(b1)
+    assert m.shape == y.shape
+    pulsed = np.cumsum(np.abs(x), axis=0) > 0                      # has channel n had a pulse by t?
+    np.testing.assert_array_equal(m, pulsed.astype(float))
+    assert 0.2 < m.mean() < 0.95                                   # both parts present in the draw
+    # scores count only the scored bits: outputs equal to the targets where scored and
+    # arbitrary (here 5) elsewhere give mse 0 and bit_accuracy 1
+    out = jnp.where(b1.mask > 0, b1.targets, 5.0)
+    s = score(classic, out, b1)
+    assert s["mse"] == pytest.approx(0.0, abs=1e-7) and s["bit_accuracy"] == 1.0
+    assert score(seed003, out, b0)["mse"] > 1.0                    # the default scores those steps
+    # the training loss honours the per-output mask too
+    assert float(nt.training.masked_mse(out, b1.targets, b1.mask)) == pytest.approx(0.0, abs=1e-7)
+    assert float(nt.training.masked_mse(out, b0.targets, b0.mask)) > 1.0
+    with pytest.raises(ConfigError, match="score_before_first_pulse"):
+        NBitFlipFlop(score_before_first_pulse="no")
 
 
 # --- MemoryAnti --------------------------------------------------------------------------------

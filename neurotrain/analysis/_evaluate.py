@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import weakref
 from typing import Any
 
 import brainstate
@@ -11,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._errors import ConfigError
-from ..models import noise_disabled
+from ..models import Cell, noise_disabled
 
 __all__ = ["Evaluation", "evaluate", "run_trials"]
 
@@ -126,19 +127,9 @@ def evaluate(model, task, num_trials: int = 1000, *, seed: int = 0, batch_size: 
             f"(num_in={task.num_in}, num_out={task.num_out})."
         )
     key = jax.random.PRNGKey(seed)
-
-    @brainstate.transform.jit(static_argnums=1)
-    def chunk(k, n):
-        kd, kn = jax.random.split(k)
-        batch = task.sample(kd, n)
-        brainstate.random.set_key(kn)
-        outputs, activity = model.run(batch.inputs)
-        metrics = dict(task.trial_metrics(outputs, batch))
-        metrics.update({f"ideal_{m}": v for m, v in task.ideal_observer(batch).items()})
-        return batch, outputs, activity, metrics
-
     parts = []
     with noise_disabled(model) if not noise else _null():
+        chunk = _chunk_fn(model, task)
         done, i = 0, 0
         while done < num_trials:
             n = min(int(batch_size), num_trials - done)
@@ -171,6 +162,40 @@ def evaluate(model, task, num_trials: int = 1000, *, seed: int = 0, batch_size: 
         mask=cat([p[0].mask for p in parts], 1) if record else empty,
         info=info,
     )
+
+
+# model -> {(task, noise flags of the cells): jitted chunk}; evaluating the same network again
+# (after more training, in a notebook loop, in `neurotrain analyze`) reuses the compiled code
+_CHUNK_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _chunk_fn(model, task):
+    """The jitted ``(key, n) -> (batch, outputs, activity, metrics)`` of ``model`` on ``task``.
+
+    Cached per model, task and noise setting: the weights are states read at every call, but
+    Python-level settings (the task, whether a cell draws noise) are fixed when it is traced.
+    """
+    model_ref = weakref.ref(model)   # the cache must not keep the model alive
+
+    def chunk(k, n):
+        kd, kn = jax.random.split(k)
+        batch = task.sample(kd, n)
+        brainstate.random.set_key(kn)
+        outputs, activity = model_ref().run(batch.inputs)
+        metrics = dict(task.trial_metrics(outputs, batch))
+        metrics.update({f"ideal_{m}": v for m, v in task.ideal_observer(batch).items()})
+        return batch, outputs, activity, metrics
+
+    noise = tuple(bool(getattr(m, "noise", False)) for m in model.nodes().values() if isinstance(m, Cell))
+    try:
+        cache_key = (task, noise)
+        hash(cache_key)
+        per_model = _CHUNK_CACHE.setdefault(model, {})
+    except TypeError:          # an unhashable task or model: compile for this call only
+        return brainstate.transform.jit(chunk, static_argnums=1)
+    if cache_key not in per_model:
+        per_model[cache_key] = brainstate.transform.jit(chunk, static_argnums=1)
+    return per_model[cache_key]
 
 
 class _null:

@@ -23,11 +23,34 @@ import datetime
 import os
 import sys
 
-__all__ = ["add_parser", "run", "ANALYSIS_FILE", "ANALYSIS_DIR"]
+__all__ = ["add_parser", "run", "ANALYSIS_FILE", "ANALYSIS_DIR", "ANALYSIS_FIGURES"]
 
 ANALYSIS_FILE = "analysis.json"
 ANALYSIS_DIR = "analysis"
+#: figure names (without extension) this command may write into ``figures/``
+ANALYSIS_FIGURES = ("fixed_points_2d", "fixed_points_3d", "eigenvalues", "eigenvalues_ct",
+                    "activity_heatmap", "psychometric")
+#: the result files this command writes into ``analysis/`` (a regular expression on file names)
+ANALYSIS_RESULT_PATTERN = r"^(fixed_points|pca|psychometric)\.(json|npz)$"
 PROG = "neurotrain"
+
+
+def _remove_old_analysis(run_dir: str, fig_dir: str | None, out_dir: str) -> None:
+    """Delete what an earlier ``analyze`` wrote, so that a file not made this time (e.g. no
+    fixed point found, so no eigenvalue figure) cannot pass for a result of this analysis.
+    ``fig_dir=None`` (``--no-figures``) leaves the figures alone."""
+    import re
+
+    old = [os.path.join(run_dir, ANALYSIS_FILE)]
+    folders = [(out_dir, ANALYSIS_RESULT_PATTERN)]
+    if fig_dir is not None:
+        folders.append((fig_dir, rf"^({'|'.join(ANALYSIS_FIGURES)})\.(png|pdf|svg)$"))
+    for folder, pattern in folders:
+        if os.path.isdir(folder):
+            old += [os.path.join(folder, f) for f in os.listdir(folder) if re.match(pattern, f)]
+    for path in old:
+        if os.path.isfile(path):
+            os.remove(path)
 
 
 def _positive_int(text: str) -> int:
@@ -121,7 +144,7 @@ def run(args) -> int:
     summary: dict = {"task": task.name, "run_dir": run_dir, "seed": seed,
                      "created": datetime.datetime.now().isoformat(timespec="seconds"),
                      "versions": library_versions()}
-    files: list[str] = []
+    results: list[tuple[object, str]] = []   # saved only once everything has been computed
 
     # --- behaviour -----------------------------------------------------------------------
     # one set of recorded trials serves everything: scores, psychometric fit, period inputs,
@@ -136,7 +159,7 @@ def run(args) -> int:
     try:
         psy = an.psychometric(evaluation, function=args.function)
         summary["psychometric"] = psy.summary()
-        files += an.save_result(psy, os.path.join(out_dir, "psychometric"))
+        results.append((psy, os.path.join(out_dir, "psychometric")))
     except ConfigError as e:
         summary["psychometric"] = {"defined": False, "reason": str(e)}
     try:
@@ -153,15 +176,19 @@ def run(args) -> int:
     fps = an.find_fixed_points(model, inputs, activity=activity, num_candidates=int(args.candidates),
                                noise_scale=float(args.noise_scale), mode=args.mode, q_tol=float(args.q_tol),
                                seed=seed, input_names=names)
-    files += an.save_result(fps, os.path.join(out_dir, "fixed_points"))
+    results.append((fps, os.path.join(out_dir, "fixed_points")))
     hidden = evaluation.activity
     k = min(3, hidden.shape[-1])
     pcs = an.pca(hidden, k)
-    files += an.save_result(pcs, os.path.join(out_dir, "pca"))
+    results.append((pcs, os.path.join(out_dir, "pca")))
     summary["fixed_points"] = fps.summary()
     summary["pca"] = {"space": "hidden", "explained_variance_ratio": pcs.explained_variance_ratio.tolist()}
 
-    # --- figures -------------------------------------------------------------------------
+    # --- writing: the earlier analysis is replaced only now that this one has succeeded ---
+    _remove_old_analysis(run_dir, None if args.no_figures else fig_dir, out_dir)
+    files: list[str] = []
+    for obj, path in results:
+        files += an.save_result(obj, path)
     figures: list[str] = []
     if not args.no_figures:
         makers = []

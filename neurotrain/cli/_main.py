@@ -23,6 +23,8 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from . import _analyze  # standard library only at import time
+
 __all__ = ["main", "build_parser", "UsageError", "TRAIN_OPTIONS", "parse_key_values"]
 
 PROG = "neurotrain"
@@ -411,16 +413,21 @@ def _default_out(task_name: str, cell: str) -> str:
     return out
 
 
-_RUN_FILES = ("config.json", "checkpoint.msgpack", "summary.json", "metrics.csv", EVALUATION_FILE)
-_RUN_FIGURES = ("loss_curve.png", "example_trials.png", "performance_by_condition.png")
+_RUN_FILES = ("config.json", "checkpoint.msgpack", "summary.json", "metrics.csv", EVALUATION_FILE,
+              _analyze.ANALYSIS_FILE)
+_RUN_FIGURES = ("loss_curve", "example_trials", "performance_by_condition", *_analyze.ANALYSIS_FIGURES)
 
 
 def _clear_old_run(out: str) -> None:
-    """Remove the files of an earlier run in ``out`` so that no stale result survives."""
+    """Remove the files of an earlier run in ``out`` (training and ``analyze`` outputs alike) so
+    that no stale result survives. Only files neurotrain writes are touched."""
     import re
 
-    old = [os.path.join(out, f) for f in _RUN_FILES] + [os.path.join(out, "figures", f) for f in _RUN_FIGURES]
-    for folder, pattern in (("checkpoints", r"^step-\d+\.msgpack$"), ("tensorboard", r"^events\.out\.tfevents\.")):
+    old = [os.path.join(out, f) for f in _RUN_FILES]
+    figures = "|".join(re.escape(f) for f in _RUN_FIGURES)
+    for folder, pattern in (("checkpoints", r"^step-\d+\.msgpack$"), ("tensorboard", r"^events\.out\.tfevents\."),
+                            ("figures", rf"^({figures})\.(png|pdf|svg)$"),
+                            (_analyze.ANALYSIS_DIR, _analyze.ANALYSIS_RESULT_PATTERN)):
         path = os.path.join(out, folder)
         if os.path.isdir(path):
             old += [os.path.join(path, f) for f in sorted(os.listdir(path)) if re.match(pattern, f)]

@@ -32,11 +32,16 @@ class NBitFlipFlop(Task):
 
     Targets ``(T, B, num_bits)`` (float): output ``i`` is the sign of channel ``i``'s most
     recent pulse, switching at the pulse's first step, and **0 before the channel's first
-    pulse** (seed 003's convention). The mask is 1 everywhere (trials have a fixed length).
+    pulse** (seed 003's convention). With ``score_before_first_pulse=True`` (the default, seed
+    003) the mask is 1 everywhere, ``(T, B)``, so the network must also store "no pulse yet":
+    3 values per bit, up to :math:`3^N` memories. With ``False`` (Sussillo & Barak's classic
+    scoring) the mask is per output, ``(T, B, num_bits)``, and 0 on a channel until its first
+    pulse, so only the :math:`2^N` corners need to be stored.
 
-    Score: ``mse`` (mean squared error over steps and bits, as seed 003 trains and
-    validates it) and ``bit_accuracy``, the fraction of steps with a non-zero target where the
-    output has the target's sign (1 for a trial without pulses).
+    Score: ``mse`` (mean squared error over the scored steps and bits, as seed 003 trains and
+    validates it; 0 for a trial with nothing scored) and ``bit_accuracy``, the fraction of
+    steps with a non-zero target where the output has the target's sign (1 for a trial without
+    pulses).
 
     ``info`` (each ``(B,)``): ``num_pulses`` (all channels), ``first_pulse`` (step of the
     first pulse on any channel, ``T`` if none), ``final_state`` (the targets at the last step
@@ -55,6 +60,9 @@ class NBitFlipFlop(Task):
         Probability that a pulse starts on a channel in a slot of ``pulse_duration`` (0.05).
     pulse_duration : float
         Pulse length in ms, a multiple of ``dt`` (20, one step).
+    score_before_first_pulse : bool
+        Score (and train) the 0 target before a channel's first pulse (True, seed 003), or
+        leave it out of the mask (False, Sussillo & Barak 2013).
 
     Examples
     --------
@@ -72,6 +80,7 @@ class NBitFlipFlop(Task):
     num_bits: int = 3
     pulse_prob: float = 0.05
     pulse_duration: float = 20.0
+    score_before_first_pulse: bool = True
 
     target_type = "value"
     condition_keys = ("final_state",)
@@ -88,6 +97,9 @@ class NBitFlipFlop(Task):
             raise ConfigError(f"num_bits must be an integer >= 1; got {self.num_bits!r}.")
         if not 0.0 <= self.pulse_prob <= 1.0:
             raise ConfigError(f"pulse_prob must be a probability in [0, 1]; got {self.pulse_prob!r}.")
+        if not isinstance(self.score_before_first_pulse, bool):
+            raise ConfigError(f"score_before_first_pulse must be true or false; "
+                              f"got {self.score_before_first_pulse!r}.")
 
     @property
     def num_in(self) -> int:
@@ -128,11 +140,17 @@ class NBitFlipFlop(Task):
         info = {"num_pulses": starts.sum(axis=(0, 2)).astype(jnp.int32), "first_pulse": first.astype(jnp.int32),
                 "final_state": final, "trial_on": jnp.zeros((B,), jnp.int32),
                 "trial_off": jnp.full((B,), T, jnp.int32)}
-        return TrialBatch(inputs=inputs, targets=targets, mask=jnp.ones((T, B)), info=info)
+        if self.score_before_first_pulse:
+            mask = jnp.ones((T, B))
+        else:                       # a target is 0 exactly until its channel's first pulse
+            mask = (targets != 0).astype(inputs.dtype)
+        return TrialBatch(inputs=inputs, targets=targets, mask=mask, info=info)
 
     def trial_metrics(self, outputs, batch):
-        m = batch.mask[..., None]
-        err = ((outputs - batch.targets) ** 2 * m).sum((0, 2)) / (m.sum((0, 2)) * self.num_out)
+        m = batch.mask if batch.mask.ndim == 3 else jnp.broadcast_to(batch.mask[..., None], outputs.shape)
+        n_scored = m.sum((0, 2))
+        err = jnp.where(n_scored > 0, ((outputs - batch.targets) ** 2 * m).sum((0, 2)) / jnp.maximum(n_scored, 1e-12),
+                        0.0)
         held = (batch.targets != 0) * m
         hit = (jnp.sign(outputs) == batch.targets) * held
         n = held.sum((0, 2))
