@@ -63,10 +63,11 @@ units, orthogonal W_rec of gain 0.5, no clipping; otherwise as above) reached th
 fdgo in 100 steps and reactgo in 150, but delaygo stayed at chance (perf 0.16-0.23, with
 fix_ok = 1.0) from step 150 to step 1550, when it was stopped. Pilot runs (128 units, 64 trials
 per step) located the problem in the memory the task needs: with the delay set to 0 and the
-response shortened to 200 ms, delaygo reached 0.98 in 400 steps; with a 200 ms delay it stayed
-at chance (softplus, orthogonal gain 0.5 or 1.0, lr 1e-3; also lr 1e-2 with clipping on the full
-task); with ReLU units and W_rec = identity (gain 1, as an IRNN), the full delaygo reached 0.957
-in 400 steps. Yang et al.'s own code offers this `diag` initialisation (at gain 0.5 or 0.54) and
+response shortened to 200 ms, delaygo reached 0.98 in 400 steps; with a fixed 200 ms delay it
+stayed at chance for 400 steps with softplus units and an orthogonal W_rec of gain 0.5, of gain
+1.0, or with Yang's effective (squared) mask weights 25 / 4, and the full task stayed at chance
+for 600 steps at lr 1e-2 with clipping; with ReLU units and W_rec = identity (gain 1, as an
+IRNN), the full delaygo reached 0.957 in 400 steps. Yang et al.'s own code offers this `diag` initialisation (at gain 0.5 or 0.54) and
 trains for far longer (up to 1e7 trials) than this CPU budget allows."""
 
 
