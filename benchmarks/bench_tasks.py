@@ -7,7 +7,12 @@ or after ``--max-steps``. Criteria:
 
 * decision tasks with an ideal observer (PDM, CDDM, DMS): held-out accuracy within 3 points
   of the ideal observer's on the same held-out trials;
-* flip-flop and memory tasks: held-out MSE below a stated threshold (see ``TASKS``).
+* flip-flop and memory tasks: held-out MSE below a stated threshold (see ``TASKS``);
+* ``ngym-pdm``: neurogym's own ``PerceptualDecisionMaking-v0`` (1 s stimulus, dt 20 ms)
+  through :func:`neurotrain.tasks.from_neurogym`, trained on a pool of 8192 neurogym trials
+  and evaluated on a second pool of 4096 trials drawn with another seed (trials the network
+  never saw). neurogym defines no ideal observer; the one used here is PDM's: the choice of
+  the evidence channel with the larger sum over the stimulus period, on the same trials.
 
 Then a fresh evaluation on 2000 trials (``neurotrain.analysis.evaluate``, seed 1). Writes a
 markdown table with the machine, versions and date.
@@ -47,7 +52,31 @@ TASKS = {
     "flipflop": (lambda: nt.tasks.NBitFlipFlop(), "mse", 0.02, 1e-2, 4000),
     "anti-number": (lambda: nt.tasks.MemoryAntiNumber(), "mse", 0.005, 5e-3, 4000),
     "anti-angle": (lambda: nt.tasks.MemoryAntiAngle(), "mse", 0.01, 5e-3, 4000),
+    "ngym-pdm": (lambda: (_ngym_pdm(8192, seed=0), _ngym_pdm(4096, seed=1)), "ideal-3pt", 0.03, 1e-2, 3000),
 }
+
+
+def _ngym_pdm(pool_size: int, seed: int):
+    """neurogym's PerceptualDecisionMaking-v0 with the ideal observer of its evidence channels."""
+    import warnings
+
+    import jax.numpy as jnp
+
+    from neurotrain.tasks._adapters import NeurogymAdapter
+
+    class NeurogymPDM(NeurogymAdapter):
+        def ideal_observer(self, batch):
+            # neurogym PDM: observation channel 1 + g carries 0.5 + coh/200 for ground truth g
+            t = jnp.arange(batch.num_steps)[:, None]
+            w = (t >= batch.info["stimulus_on"][None]) & (t < batch.info["stimulus_off"][None])
+            evidence = ((batch.inputs[..., 1] - batch.inputs[..., 2]) * w).sum(0)
+            choice = jnp.where(evidence > 0, 0, 1)
+            return {"accuracy": (choice == batch.info["ground_truth"]).astype(jnp.float32)}
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return NeurogymPDM(dt=20.0, env="PerceptualDecisionMaking-v0", env_kwargs={"timing": {"stimulus": 1000}},
+                           pool_size=pool_size, seed=seed)
 
 
 def machine() -> str:
@@ -66,6 +95,7 @@ def machine() -> str:
 def run(name: str, max_steps: int | None, eval_every: int, seed: int = 0) -> dict:
     make, kind, value, lr, default_max = TASKS[name]
     task = make()
+    task, test_task = task if isinstance(task, tuple) else (task, task)   # held-out pool for neurogym
     brainstate.random.seed(seed)
     cell = nt.models.LeakyRNNCell(task.num_in, 128, tau=100.0, dt=task.dt, sigma_rec=0.05)
     model = nt.models.RNN(cell, num_out=task.num_out)
@@ -86,7 +116,7 @@ def run(name: str, max_steps: int | None, eval_every: int, seed: int = 0) -> dic
     result = trainer.run()
     wall = time.perf_counter() - t0
     reached = result.stop_reason.startswith(task.primary_metric if kind == "mse" else "accuracy")
-    ev = nt.analysis.evaluate(model, task, num_trials=2000, seed=1, batch_size=500, record=False)
+    ev = nt.analysis.evaluate(model, test_task, num_trials=2000, seed=1, batch_size=500, record=False)
     row = {"task": name, "registry": task.name, "T": task.num_steps(), "criterion": crit,
            "reached": reached, "steps": result.num_steps, "wall_s": wall, "compile_s": result.compile_time_s,
            "ms_per_step": 1000 * (wall - result.compile_time_s) / max(result.num_steps - 1, 1),
