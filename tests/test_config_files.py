@@ -292,3 +292,16 @@ def _drop_none(x):
 def test_parse_config_text_rejects_non_tables():
     with pytest.raises(Exception, match="table of options"):
         parse_config_text("[1, 2]", "json")
+
+
+def test_dry_run_without_out_leaves_out_unset(tmp_path):
+    """A file made by --dry-run without --out must not pin a time-stamped run directory, or every
+    run from it would replace the previous one."""
+    code, out, err = run_cli(["train", "--task", "integrator", "--dry-run"])
+    assert code == 0, err
+    opts = tomllib.loads(out)
+    assert "out" not in opts and set(opts) == set(TRAIN_OPTIONS) - {"out"}
+    assert "out is not set: each run from this file gets a new directory" in out
+    code, again, err = dry_run(tmp_path, out)
+    assert code == 0, err
+    assert "out" not in tomllib.loads(again)

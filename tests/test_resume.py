@@ -339,3 +339,35 @@ def test_cli_sigterm_then_resume(tmp_path, monkeypatch):
 
     code, _, err = _cli(["train", "--resume", str(tmp_path / "missing")])
     assert code == 2 and "does not exist" in err
+
+
+def test_resume_after_an_interrupt_in_the_final_evaluation_writes_the_summary(tmp_path, monkeypatch):
+    """SIGTERM after the last training step (during the final evaluation) leaves no summary;
+    ``--resume`` then writes the final evaluation instead of saying there is nothing to do."""
+    import neurotrain.analysis as an
+
+    out = tmp_path / "run"
+    (out / "export").mkdir(parents=True)
+    argv = ["train", "--task", "integrator", "--cell", "vanilla", "--hidden", "6", "--batch-size", "4",
+            "--steps", "10", "--eval-every", "0", "--eval-trials", "8", "--checkpoint-every", "5",
+            "--no-progress", "--no-figures", "--out", str(out)]
+
+    def killed_evaluate(*args, **kwargs):
+        raise KeyboardInterrupt          # what Ctrl-C / the default SIGTERM does at that point
+
+    monkeypatch.setattr(an, "evaluate", killed_evaluate)
+    code, _, _ = _cli(argv)
+    monkeypatch.undo()
+    assert code == 130
+    assert not (out / "summary.json").exists() and latest_checkpoint(out) == checkpoint_path(out, 10)
+
+    code, stdout, err = _cli(["train", "--resume", str(out), "--no-progress"])
+    assert code == 0, err
+    assert "finished training" in err and "writing it now" in err
+    assert "export in" in err and "describe the weights before resuming" in err   # kept, but named
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["steps"] == 10 and summary["stop_reason"] == "completed" and "mse" in summary["scores"]
+    assert (out / "export").is_dir()
+
+    code, _, err = _cli(["train", "--resume", str(out)])
+    assert code == 0 and "nothing to resume" in err

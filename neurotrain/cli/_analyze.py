@@ -63,6 +63,16 @@ def _positive_int(text: str) -> int:
     return v
 
 
+def _nonneg_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0; got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0; got {text!r}")
+    return v
+
+
 def _nonneg_float(text: str) -> float:
     try:
         v = float(text)
@@ -106,7 +116,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="largest speed q of a slow point in approximate mode (default: 1e-6)")
     p.add_argument("--noise-scale", type=_nonneg_float, default=0.02, metavar="S",
                    help="standard deviation of the noise added to the candidates (default: 0.02)")
-    p.add_argument("--seed", type=int, default=None,
+    p.add_argument("--seed", type=_nonneg_int, default=None,
                    help="seed of the trials and candidates (default: the run's seed + 2)")
     p.add_argument("--formats", type=_formats, default=("png",), metavar="LIST",
                    help="figure formats, comma-separated: png, pdf, svg (default: png)")

@@ -291,6 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
                 "  neurotrain train --config run.toml --steps 500    # options from a file, one overridden\n"
                 "  neurotrain train --resume runs/copy-gru-20250101-120000\n"
                 "  neurotrain evaluate runs/perceptual-decision-making-leaky-20250101-120000\n"
+                "  neurotrain analyze runs/perceptual-decision-making-leaky-20250101-120000\n"
                 "  neurotrain export runs/perceptual-decision-making-leaky-20250101-120000\n"
                 "  neurotrain tasks"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -666,13 +667,20 @@ def _cmd_train(args, argv: Sequence[str]) -> int:
     task, cls, cell_params, method = _build(options, check_cell=bool(dry_run))
     options["cell_params"] = cell_params  # resolved: the leaky cell's dt and tau included
     options["cell"] = cls.kind
-    if options["out"] is None:
+    out_given = options["out"] is not None
+    if not out_given:
         options["out"] = _default_out(task.name, cls.kind)
     out = options["out"]
     if dry_run:
         what = f"resuming {out}" if resume else "a new run"
-        _print_options(options, dry_run, header=f"neurotrain train: resolved options ({what}); "
-                                                f"train with: neurotrain train --config FILE")
+        header = f"neurotrain train: resolved options ({what}); train with: neurotrain train --config FILE"
+        shown = options
+        if not out_given and not resume:
+            # a time-stamped `out` in a reusable file would make every run from it replace the last
+            shown = {k: v for k, v in options.items() if k != "out"}
+            header += (f"\nout is not set: each run from this file gets a new directory "
+                       f"(runs/{task.name}-{cls.kind}-<time>); set out = \"DIR\" to fix one")
+        _print_options(shown, dry_run, header=header)
         return 0
     return _train(args, argv, options, task, cls, method, old_config)
 
@@ -764,12 +772,17 @@ def _train(args, argv, options, task, cls, method, old_config) -> int:
                   file=sys.stderr)
         else:
             step = trainer.restore(ckpt)
-            if step >= steps:
+            if step >= steps and _run_finished(out, steps):
                 print(f"{PROG}: nothing to resume: {out} already finished its {steps} steps "
                       f"(checkpoint {ckpt}). Pass --steps N with N > {steps} to train further.",
                       file=sys.stderr)
                 return 0
-            print(f"{PROG}: resuming {out} from step {step} of {steps} ({ckpt})", file=sys.stderr)
+            if step >= steps:   # stopped after the last step, before the final evaluation was saved
+                print(f"{PROG}: {out} finished training ({ckpt}) but not its final evaluation; "
+                      f"writing it now", file=sys.stderr)
+            else:
+                print(f"{PROG}: resuming {out} from step {step} of {steps} ({ckpt})", file=sys.stderr)
+            _note_stale_outputs(out)
 
     try:
         result = trainer.run()
@@ -813,6 +826,26 @@ def _train(args, argv, options, task, cls, method, old_config) -> int:
     print(format_report(task=task, evaluation=evaluation, run_dir=out, summary=summary,
                         seed=seed_eval, header=header))
     return 0
+
+
+def _run_finished(out: str, steps: int) -> bool:
+    """Whether ``out`` holds the summary of a run that completed its ``steps`` training steps."""
+    from ..io import SUMMARY_FILE, read_json
+
+    try:
+        summary = read_json(os.path.join(out, SUMMARY_FILE))
+    except Exception:       # missing or unreadable: the final evaluation was not written
+        return False
+    return summary.get("steps") == steps and summary.get("stop_reason") not in ("interrupted", "diverged")
+
+
+def _note_stale_outputs(out: str) -> None:
+    """On resume: name the files made from the weights before resuming (they are kept)."""
+    stale = [f for f in (EVALUATION_FILE, _analyze.ANALYSIS_FILE, "export") if os.path.exists(os.path.join(out, f))]
+    if stale:
+        print(f"{PROG}: note: {', '.join(stale)} in {out} describe the weights before resuming; they are "
+              f"kept as they are. Run `{PROG} evaluate/analyze/export {out}` again after training.",
+              file=sys.stderr)
 
 
 def _cmd_export(args) -> int:
@@ -862,20 +895,6 @@ def _cmd_tasks(args) -> int:
             print(f"    paper: {t['paper']}")
     print(f"\n{len(tasks)} tasks. Set parameters with `neurotrain train --task NAME --task-param KEY=VALUE`.")
     return 0
-
-
-def _versions() -> str:
-    from importlib import metadata
-
-    from .._version import __version__
-
-    parts = [f"neurotrain {__version__}"]
-    for pkg in ("jax", "brainstate", "braintools", "braintrace"):
-        try:
-            parts.append(f"{pkg} {metadata.version(pkg)}")
-        except metadata.PackageNotFoundError:
-            parts.append(f"{pkg} (not installed)")
-    return ", ".join(parts)
 
 
 def _versions() -> str:
