@@ -253,3 +253,24 @@ def test_export_writes_numpy_weights_that_reproduce_the_network(copy_run, tmp_pa
     np.testing.assert_allclose(got, np.asarray(ref), rtol=1e-4, atol=1e-5)
     assert main(["export", str(tmp_path / "nope")]) == 2
     assert "does not exist" in _one_error_line(capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("method, cell", [("d-rtrl", "gru"), ("pp-prop", "lstm")])
+def test_train_online_method_records_how_each_parameter_was_trained(tmp_path, capsys, method, cell):
+    """``--method d-rtrl`` / ``pp-prop`` with a gated cell: every cell weight is trained online,
+    the readout exactly, and the run directory says so (config.json and summary.json)."""
+    out = tmp_path / "run"
+    code = main(["train", "--task", "copy", "--task-param", "length=3", "--task-param", "delay=2",
+                 "--cell", cell, "--method", method, "--method-param", "warmup=auto", "--steps", "6",
+                 "--eval-every", "0", "--eval-trials", "16", "--no-figures", "--out", str(out), *TINY])
+    assert code == 0, capsys.readouterr().err
+    config = json.loads((out / "config.json").read_text())
+    assert config["method"]["name"] == method and config["method"]["warmup"] == "auto"
+    summary = json.loads((out / "summary.json").read_text())
+    how = summary["parameters"]
+    assert summary["not_trained"] == {}
+    assert how["readout.W"].startswith("exact") and how["readout.b"].startswith("exact")
+    gates = [k for k in how if k.startswith("layers.0.")]
+    expected = {"gru": {"W_z", "W_r", "W_xn", "W_hn"}, "lstm": {"W_i", "W_f", "W_g", "W_o"}}[cell]
+    assert expected <= {k.split(".")[-1] for k in gates}
+    assert all(how[k] == f"online, approximate ({method}, multi-step VJP)" for k in gates)
