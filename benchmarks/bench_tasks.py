@@ -60,18 +60,13 @@ def _ngym_pdm(pool_size: int, seed: int):
     """neurogym's PerceptualDecisionMaking-v0 with the ideal observer of its evidence channels."""
     import warnings
 
-    import jax.numpy as jnp
-
     from neurotrain.tasks._adapters import NeurogymAdapter
+    from neurotrain.tasks._decision import two_choice_ideal_correct
 
     class NeurogymPDM(NeurogymAdapter):
         def ideal_observer(self, batch):
             # neurogym PDM: observation channel 1 + g carries 0.5 + coh/200 for ground truth g
-            t = jnp.arange(batch.num_steps)[:, None]
-            w = (t >= batch.info["stimulus_on"][None]) & (t < batch.info["stimulus_off"][None])
-            evidence = ((batch.inputs[..., 1] - batch.inputs[..., 2]) * w).sum(0)
-            choice = jnp.where(evidence > 0, 0, 1)
-            return {"accuracy": (choice == batch.info["ground_truth"]).astype(jnp.float32)}
+            return {"accuracy": two_choice_ideal_correct(batch)}
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -53,24 +53,24 @@ def _remove_old_analysis(run_dir: str, fig_dir: str | None, out_dir: str) -> Non
             os.remove(path)
 
 
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer; got {text!r}") from None
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer; got {text!r}")
-    return v
+def _int_at_least(lo: int):
+    """An argparse type: an integer >= ``lo``, with the rule in the error message."""
+    rule = "a positive integer" if lo == 1 else f"an integer >= {lo}"
+
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {rule}; got {text!r}") from None
+        if v < lo:
+            raise argparse.ArgumentTypeError(f"must be {rule}; got {text!r}")
+        return v
+
+    return parse
 
 
-def _nonneg_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0; got {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0; got {text!r}")
-    return v
+_positive_int = _int_at_least(1)
+_nonneg_int = _int_at_least(0)
 
 
 def _nonneg_float(text: str) -> float:

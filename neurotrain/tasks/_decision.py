@@ -26,6 +26,17 @@ def decision_choice(outputs, start, stop):
     return jnp.argmax(mean, axis=-1)
 
 
+def two_choice_ideal_correct(batch) -> jax.Array:
+    """Ideal observer of a two-choice evidence task laid out as neurogym's: per trial, 1.0 if
+    the evidence channel (input 1 or 2) with the larger sum over the stimulus period
+    (``info["stimulus_on"/"stimulus_off"]``) is the one of ``info["ground_truth"]`` (0 or 1)."""
+    t = jnp.arange(batch.num_steps)[:, None]
+    w = (t >= batch.info["stimulus_on"][None]) & (t < batch.info["stimulus_off"][None])
+    evidence = ((batch.inputs[..., 1] - batch.inputs[..., 2]) * w).sum(0)
+    choice = jnp.where(evidence > 0, 0, 1)
+    return (choice == batch.info["ground_truth"]).astype(jnp.float32)
+
+
 @register_task("perceptual-decision-making", aliases=("pdm", "perceptual_decision_making", "rdm"),
                paper="Britten et al. 1992; neurogym PerceptualDecisionMaking-v0 (seed 002)")
 @dataclasses.dataclass(frozen=True)
@@ -160,11 +171,7 @@ class PerceptualDecisionMaking(Task):
 
     def ideal_observer(self, batch):
         """The sign of the summed evidence (channel 1 minus channel 2) over the stimulus."""
-        t = jnp.arange(batch.num_steps)[:, None]
-        w = (t >= batch.info["stimulus_on"][None]) & (t < batch.info["stimulus_off"][None])
-        evidence = ((batch.inputs[..., 1] - batch.inputs[..., 2]) * w).sum(0)
-        choice = jnp.where(evidence > 0, 0, 1)
-        return {"accuracy": (choice == batch.info["ground_truth"]).astype(jnp.float32)}
+        return {"accuracy": two_choice_ideal_correct(batch)}
 
     def ideal_accuracy(self, coherence: float) -> float:
         r"""Analytic ideal-observer accuracy at one coherence (percent):
