@@ -254,6 +254,55 @@ def test_input_noise_is_yang_scaled_and_absent_on_padding():
     assert 0.6 < lo < 0.95 and hi > 0.97
 
 
+@pytest.mark.parametrize("name", ["fdgo", "yang-multitask"])
+def test_input_noise_on_every_channel_has_yang_sd_zero_mean_and_no_padding(name):
+    # The noise comes from its own key bits, so the same key without noise gives the clean
+    # inputs and the difference is the noise itself, on every channel.
+    task = make_task(name)
+    x, _, _, info, _ = np_batch(task, 256)
+    x0, _, _, info0, _ = np_batch(dataclasses.replace(task, sigma_x=0.0), 256)
+    for k in info:
+        np.testing.assert_array_equal(info[k], info0[k])
+    noise = (x - x0).astype(np.float64)
+    valid = np.arange(x.shape[0])[:, None] < info["response_off"][None]
+    np.testing.assert_array_equal(noise[~valid], 0.0)
+    np.testing.assert_array_equal(x[~valid], 0.0)
+    v = noise[valid]                                              # (valid steps, 85)
+    sd = 0.01 * math.sqrt(2 * 100.0 / 20.0)                       # sigma_x sqrt(2 tau / dt)
+    assert v.std() == pytest.approx(sd, rel=0.005)
+    assert abs(v.mean()) < 4 * sd / math.sqrt(v.size)
+    np.testing.assert_allclose(v.std(0), sd, rtol=0.05)          # each channel
+    assert abs(v.mean(0)).max() < 5 * sd / math.sqrt(v.shape[0])
+
+
+def test_standard_normal_is_iid_standard_normal():
+    from neurotrain.tasks._noise import standard_normal
+
+    shape = (209, 64, 85)
+    draw = jax.jit(standard_normal, static_argnums=1)
+    z32 = draw(KEY, shape)
+    assert z32.dtype == jnp.float32 and z32.shape == shape
+    np.testing.assert_array_equal(np.asarray(draw(KEY, shape)), np.asarray(z32))   # same key, same values
+    z = np.asarray(z32).astype(np.float64)
+    z2 = np.asarray(draw(jax.random.PRNGKey(1), shape)).astype(np.float64)
+    x, n = z.ravel(), z.size
+    assert abs(x.mean()) < 4 / math.sqrt(n)
+    assert x.var() == pytest.approx(1.0, abs=4 * math.sqrt(2 / n))
+    assert abs(np.mean(x ** 3)) < 4 * math.sqrt(15 / n)                     # skewness
+    assert np.mean(x ** 4) == pytest.approx(3.0, abs=4 * math.sqrt(96 / n))  # kurtosis
+    # the CDF at a few points and the tails, against Phi
+    for a, phi in ((-2.0, 0.02275013), (-1.0, 0.15865525), (0.0, 0.5), (0.5, 0.69146246), (1.5, 0.93319280)):
+        assert np.mean(x < a) == pytest.approx(phi, abs=4 * math.sqrt(phi * (1 - phi) / n))
+    p3, p4 = 2.6997960e-3, 6.3342484e-5                                      # P(|z| > 3), P(|z| > 4)
+    assert np.mean(np.abs(x) > 3) == pytest.approx(p3, abs=4 * math.sqrt(p3 / n))
+    assert np.mean(np.abs(x) > 4) == pytest.approx(p4, abs=4 * math.sqrt(p4 / n))
+    # no correlation between neighbours (channel, time, trial), between keys, or of squares
+    lim = 4 / math.sqrt(n)
+    for a, b in ((z[..., 1:], z[..., :-1]), (z[1:], z[:-1]), (z[:, 1:], z[:, :-1]), (z, z2),
+                 (z[..., 1:] ** 2, z[..., :-1] ** 2)):
+        assert abs(np.corrcoef(a.ravel(), b.ravel())[0, 1]) < lim
+
+
 # --- performance -----------------------------------------------------------------------------
 def test_perf_is_one_for_the_ideal_output_and_zero_when_broken(mixed):
     task, (_, y, _, info, batch) = mixed

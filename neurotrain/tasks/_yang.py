@@ -22,6 +22,7 @@ import numpy as np
 
 from .._errors import ConfigError
 from ._base import Task, TrialBatch, steps_of
+from ._noise import _normal_from_key_bits, _uniform_from_key_bits
 from ._registry import register_task
 
 __all__ = [
@@ -547,26 +548,31 @@ class RingTask(Task):
     def _sample(self, key, batch_size):
         B, T, n = batch_size, self.num_steps(), self.n_ring
         rules = self.rule_names()
-        k_rule, k_u, k_noise = jax.random.split(key, 3)
+        # One small threefry draw of 192 bits keys everything else: the per-trial uniforms and the
+        # input noise come from the counter-based generator above (jax.random.uniform on the
+        # (19, B) block ran threefry as a loop of small kernels on CPU, ~0.07 ms per batch).
+        kb = jax.random.bits(key, (6,), jnp.uint32)
+        n_u = len(PERIODS) + _N_UNIFORMS
+        u = _uniform_from_key_bits(kb[:2], (n_u + 1, B))          # durations, content; last row: rule
 
         # which rule each trial follows (position in `rules`)
         if len(rules) == 1:
             pos = jnp.zeros((B,), jnp.int32)
         elif self.rule_weights() is None:
-            pos = jax.random.randint(k_rule, (B,), 0, len(rules))
-        else:
-            pos = jax.random.choice(k_rule, len(rules), (B,), p=jnp.asarray(self.rule_weights()))
+            pos = _index(u[n_u], len(rules))
+        else:                                                     # inverse CDF of the rule weights
+            edges = np.cumsum(self.rule_weights())[:-1]
+            pos = (u[n_u][None] >= jnp.asarray(edges, jnp.float32)[:, None]).sum(0).astype(jnp.int32)
         rows = jnp.arange(B)
 
         def pick(stacked):          # (R, B, ...) -> (B, ...) by each trial's rule
             return stacked[pos, rows]
 
         # durations (B, periods) and content, per rule, from one block of uniforms
-        u = jax.random.uniform(k_u, (len(PERIODS) + _N_UNIFORMS, B))
         durs, contents = [], []
         for r in rules:
             durs.append(jnp.stack([_draw_steps(u[j], s) for j, s in enumerate(self._step_specs(r))], 1))
-            contents.append(_content(RULE_SPECS[r], u[len(PERIODS):]))
+            contents.append(_content(RULE_SPECS[r], u[len(PERIODS):n_u]))
         dur = pick(jnp.stack(durs))
         c = jax.tree.map(lambda *xs: pick(jnp.stack(xs)), *contents)
         win = [WINDOWS[(self.structure, RULE_SPECS[r].family)] for r in rules]
@@ -579,25 +585,44 @@ class RingTask(Task):
         fix_in_off = at(bounds, win_idx[:, 4:5], axis=1)[:, 0]
         fix_on, go, end = bounds[:, _FIX], bounds[:, _GO], bounds[:, _END]
 
-        t = jnp.arange(T)[:, None]                               # (T, 1)
+        # Each (T, B, channel) array is one fused elementwise pass: a sum of per-(t, b) period
+        # switches times per-(b, channel) rows. The rows are built by a matmul with a 0/1
+        # placement matrix (exact), not a concatenate: XLA would fuse a concatenate into the big
+        # pass, which then no longer vectorises over channels (several times slower on CPU).
+        t = jnp.arange(T, dtype=jnp.int32)[:, None]              # (T, 1)
         valid = t < end[None]                                    # (T, B)
+
+        def on(mask):                                            # (T, B) bool -> (T, B, 1) float
+            return mask[..., None].astype(jnp.float32)
+
+        def place(x, offset, width):                             # (B, k) -> (B, width), x at columns offset...
+            return jnp.matmul(x, jnp.asarray(np.eye(x.shape[-1], width, offset, dtype=np.float32)),
+                              precision=jax.lax.Precision.HIGHEST)  # exact: no TF32 / bf16 passes
+
+        nr, n_in = len(YANG_RULES), self.num_in
         fix_in = (t >= fix_on) & (t < fix_in_off)
-        shown = (t[..., None] >= s_on[None]) & (t[..., None] < s_off[None])   # (T, B, 2)
-        bumps = ring_bump(c["loc"], n)                           # (B, 2, n)
-        rings = jnp.einsum("tbs,bsm,bsn->tbmn", shown.astype(jnp.float32), c["strength"], bumps)
+        amp = c["strength"][..., None] * ring_bump(c["loc"], n)[:, :, None, :]   # (B, stim, modality, n)
         rule_idx = jnp.asarray([YANG_RULES.index(r) for r in rules], jnp.int32)[pos]
-        rule_in = jax.nn.one_hot(rule_idx, len(YANG_RULES))[None] * valid[..., None]
-        inputs = jnp.concatenate([fix_in[..., None].astype(jnp.float32), rings[:, :, 0], rings[:, :, 1], rule_in], -1)
+        x = on(fix_in) * jnp.asarray(np.eye(1, n_in, 0, dtype=np.float32))
+        x = x + place(jax.nn.one_hot(rule_idx, nr), 1 + 2 * n, n_in)[None]
+        for s in (0, 1):
+            shown = (t >= s_on[:, s]) & (t < s_off[:, s])
+            x = x + on(shown) * place(amp[:, s].reshape(B, 2 * n), 1, n_in)[None]
         if self.sigma_x > 0:
             sd = self.sigma_x * math.sqrt(2.0 * self.tau / self.dt)
-            inputs = inputs + sd * jax.random.normal(k_noise, inputs.shape) * valid[..., None]
+            noise = (_normal_from_key_bits(kb[2:], x.shape) if x.size < 2 ** 32
+                     else jax.random.normal(jax.random.fold_in(key, 1), x.shape))
+            x = x + sd * noise
+        inputs = jnp.where(valid[..., None], x, 0.0)
 
         respond = c["respond"] > 0
         fix_out_off = jnp.where(respond, go, end)
         y_fix = jnp.where((t >= fix_on) & (t < fix_out_off), self.fix_target, _BASELINE)
-        resp_on = (respond[None] & (t >= go[None])).astype(jnp.float32)
-        y_ring = _BASELINE + resp_on[..., None] * ring_bump(c["target_loc"], n)[None]
-        targets = jnp.concatenate([y_fix[..., None], y_ring], -1) * valid[..., None]
+        resp_on = respond[None] & (t >= go[None])
+        fix_col = np.eye(1, 1 + n, 0, dtype=np.float32)[0]
+        y = (y_fix[..., None] * fix_col + (1.0 - fix_col) * _BASELINE
+             + on(resp_on) * place(ring_bump(c["target_loc"], n), 1, 1 + n)[None])
+        targets = jnp.where(valid[..., None], y, 0.0)
 
         ms, gr = steps_of("mask_start", self.mask_start, self.dt), steps_of("grace", self.grace, self.dt)
         pre_w = (t >= (fix_on + ms)[None]) & (t < go[None])
@@ -607,7 +632,8 @@ class RingTask(Task):
             n_pre = jnp.maximum(go - fix_on - ms, 0)
             rw = rw * n_pre / jnp.maximum(end - go - gr, 1)
         w = pre_w.astype(jnp.float32) + post_w * rw[None]
-        col = jnp.concatenate([jnp.asarray([float(self.fixation_weight)]), jnp.ones((n,))])
+        col = np.ones(1 + n, np.float32)
+        col[0] = self.fixation_weight
         mask = w[..., None] * col
 
         info = {f"{p}_{s}": bounds[:, i + (s == "off")] for i, p in enumerate(PERIODS) for s in ("on", "off")}
