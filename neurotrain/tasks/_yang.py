@@ -736,6 +736,13 @@ def _check_probs(probs, n: int):
     return tuple(float(p) / s for p in probs)
 
 
+def _set_rule_subset(task, rules, allowed: tuple[str, ...], aliases=None) -> None:
+    """Validate and store a mixed-rule task's ``rules`` and normalised ``rule_probs``."""
+    object.__setattr__(task, "rules", _check_rules(rules, allowed, aliases=aliases))
+    probs = tuple(task.rule_probs) if isinstance(task.rule_probs, list) else task.rule_probs
+    object.__setattr__(task, "rule_probs", _check_probs(probs, len(task.rules)))
+
+
 @dataclasses.dataclass(frozen=True)
 class YangTask(RingTask):
     """Base of the 20 single-rule tasks of Yang et al. (2019); see :class:`RingTask`.
@@ -790,9 +797,7 @@ class YangMultitask(RingTask):
     condition_keys = ("rule",)
 
     def __post_init__(self):
-        object.__setattr__(self, "rules", _check_rules(self.rules, YANG_RULES))
-        object.__setattr__(self, "rule_probs", _check_probs(
-            tuple(self.rule_probs) if isinstance(self.rule_probs, list) else self.rule_probs, len(self.rules)))
+        _set_rule_subset(self, self.rules, YANG_RULES)
         super().__post_init__()
 
     def rule_names(self) -> tuple[str, ...]:

@@ -17,8 +17,7 @@ from ._yang import (
     TIMINGS,
     YANG_RULES,
     RingTask,
-    _check_probs,
-    _check_rules,
+    _set_rule_subset,
     circular_distance,
     popvec,
 )
@@ -104,9 +103,7 @@ class SooTask(RingTask):
             raise ConfigError("SooTask is the base of the Soo et al. structures; build SooA, SooB or SooC.")
         allowed = _structure_rules(self.structure)
         rules = self.rules or (allowed[0],)
-        object.__setattr__(self, "rules", _check_rules(rules, allowed, aliases=SOO_RULE_NAMES))
-        object.__setattr__(self, "rule_probs", _check_probs(
-            tuple(self.rule_probs) if isinstance(self.rule_probs, list) else self.rule_probs, len(self.rules)))
+        _set_rule_subset(self, rules, allowed, aliases=SOO_RULE_NAMES)
         super().__post_init__()
 
     def rule_names(self) -> tuple[str, ...]:
