@@ -38,12 +38,9 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import os
-import platform
 import sys
 import time
 import warnings
-from importlib import metadata
 from pathlib import Path
 
 import brainstate
@@ -51,6 +48,7 @@ import braintools
 import jax
 import jax.numpy as jnp
 import numpy as np
+from _common import loadavg, machine, versions  # noqa: E402  (benchmarks/ is on sys.path)
 
 import neurotrain as nt
 from neurotrain.training import BPTT, DRTRL, EarlyStopping, Objective, PPProp, Trainer
@@ -333,35 +331,6 @@ def plot(runs, path: Path, cfg: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        cpu = platform.processor() or cpu
-    return f"{os.cpu_count()} CPU cores (nproc), {cpu}, {platform.system()} {platform.machine()}"
-
-
-def versions() -> str:
-    out = [f"python {platform.python_version()}"]
-    for n in ["jax", "jaxlib", "brainstate", "braintools", "braintrace", "numpy", "neurotrain"]:
-        try:
-            out.append(f"{n} {metadata.version(n)}")
-        except metadata.PackageNotFoundError:
-            out.append(f"{n} (not installed)")
-    return ", ".join(out)
-
-
-def loadavg() -> str:
-    try:
-        return " ".join(f"{v:.2f}" for v in os.getloadavg())
-    except OSError:
-        return "n/a"
 
 
 def report(runs, alignments, cfg, cmd, loads, total_s, png_name, now=None, notes="") -> str:

@@ -41,26 +41,21 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import datetime
-import os
-import platform
 import statistics
 import sys
 import time
 import warnings
-from importlib import metadata
 from pathlib import Path
-from typing import Any
 
 import brainstate
 import braintools
 import jax
 import jax.numpy as jnp
 import numpy as np
+from _common import FixedBatchTask, loadavg, machine, versions  # noqa: E402  (benchmarks/ is on sys.path)
 
 import neurotrain as nt
-from neurotrain.tasks import Task, TrialBatch
 from neurotrain.training import BPTT, DRTRL, PPProp, Trainer
 
 NUM_IN = NUM_OUT = 3
@@ -79,38 +74,6 @@ METHODS = {
 }
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
-class OneBatchTask(Task):
-    """Always returns the same precomputed batch: inputs ``(T, B, 3)``, float targets ``(T, B, 3)``."""
-
-    inputs: Any = None
-    targets: Any = None
-
-    target_type = "value"
-    name = "one-batch"
-
-    @property
-    def num_in(self) -> int:
-        return self.inputs.shape[-1]
-
-    @property
-    def num_out(self) -> int:
-        return self.targets.shape[-1]
-
-    def num_steps(self) -> int:
-        return self.inputs.shape[0]
-
-    def _sample(self, key, batch_size):
-        T, B = self.inputs.shape[:2]
-        if batch_size != B:
-            raise ValueError(f"this task holds a batch of {B} trials, not {batch_size}")
-        return TrialBatch(inputs=jnp.asarray(self.inputs), targets=jnp.asarray(self.targets),
-                          mask=jnp.ones((T, B), jnp.float32), info={})
-
-    def trial_metrics(self, outputs, batch):
-        return {"mse": jnp.mean((outputs - batch.targets) ** 2, axis=(0, 2))}
-
-
 def make_batch(T: int, seed: int = 0):
     """Random inputs; the target is a leaky running average of the input (a memory task)."""
     rng = np.random.default_rng(seed)
@@ -123,7 +86,7 @@ def make_batch(T: int, seed: int = 0):
     return x, y
 
 
-def build(method_name: str, task: Task, seed: int = 0) -> Trainer:
+def build(method_name: str, task: FixedBatchTask, seed: int = 0) -> Trainer:
     brainstate.random.seed(seed)  # the same initial weights for every method
     model = nt.models.build_model("leaky", NUM_IN, NUM_REC, NUM_OUT, tau=TAU, dt=DT, activation="relu")
     with warnings.catch_warnings():
@@ -134,7 +97,7 @@ def build(method_name: str, task: Task, seed: int = 0) -> Trainer:
 
 def measure_T(T: int, names, reps: int, log=print) -> list[dict]:
     x, y = make_batch(T)
-    task = OneBatchTask(dt=DT, inputs=x, targets=y)
+    task = FixedBatchTask(dt=DT, inputs=x, targets=y)
     rows, calls = [], []
     for name in names:
         tr = build(name, task)
@@ -227,35 +190,6 @@ def flatness(rows, Ts, names):
     for n in names:
         out[n] = by[(Ts[-1], n)]["temp"] / by[(Ts[0], n)]["temp"]
     return out
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        cpu = platform.processor() or cpu
-    return f"{os.cpu_count()} CPU cores (nproc), {cpu}, {platform.system()} {platform.machine()}"
-
-
-def versions() -> str:
-    out = [f"python {platform.python_version()}"]
-    for n in ["jax", "jaxlib", "brainstate", "braintools", "braintrace", "numpy", "neurotrain"]:
-        try:
-            out.append(f"{n} {metadata.version(n)}")
-        except metadata.PackageNotFoundError:
-            out.append(f"{n} (not installed)")
-    return ", ".join(out)
-
-
-def loadavg() -> str:
-    try:
-        return " ".join(f"{v:.2f}" for v in os.getloadavg())
-    except OSError:
-        return "n/a"
 
 
 def report(rows, Ts, names, flat, ok, load_before, load_after, cmd) -> str:

@@ -8,9 +8,8 @@ import math
 import jax
 import jax.numpy as jnp
 
-from .._errors import ConfigError
 from ._base import TrialBatch
-from ._decision import decision_choice
+from ._decision import check_evidence_params, decision_choice
 from ._periods import Duration, TimedTask, place, window
 from ._registry import register_task
 
@@ -116,11 +115,7 @@ class ContextDependentDecisionMaking(TimedTask):
 
     def validate(self):
         super().validate()
-        if not self.coherences or any(c < 0 or c > 100 for c in self.coherences):
-            raise ConfigError(f"coherences must be a non-empty list of values in [0, 100]; got {self.coherences}.")
-        if self.sigma < 0 or self.decision_weight <= 0:
-            raise ConfigError(f"need sigma >= 0 and decision_weight > 0; got sigma={self.sigma}, "
-                              f"decision_weight={self.decision_weight}.")
+        check_evidence_params(self)
 
     @property
     def num_in(self) -> int:

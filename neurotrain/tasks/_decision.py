@@ -26,6 +26,16 @@ def decision_choice(outputs, start, stop):
     return jnp.argmax(mean, axis=-1)
 
 
+def check_evidence_params(task) -> None:
+    """Shared checks of the evidence tasks (PDM, CDDM): ``coherences``, ``sigma`` and
+    ``decision_weight``; raises :class:`ConfigError` naming the value."""
+    if not task.coherences or any(c < 0 or c > 100 for c in task.coherences):
+        raise ConfigError(f"coherences must be a non-empty list of values in [0, 100]; got {task.coherences}.")
+    if task.sigma < 0 or task.decision_weight <= 0:
+        raise ConfigError(f"need sigma >= 0 and decision_weight > 0; got sigma={task.sigma}, "
+                          f"decision_weight={task.decision_weight}.")
+
+
 def two_choice_ideal_correct(batch) -> jax.Array:
     """Ideal observer of a two-choice evidence task laid out as neurogym's: per trial, 1.0 if
     the evidence channel (input 1 or 2) with the larger sum over the stimulus period
@@ -112,11 +122,7 @@ class PerceptualDecisionMaking(Task):
                 f"stimulus and decision must last at least one step of dt={self.dt} ms; "
                 f"got stimulus={self.stimulus}, decision={self.decision}."
             )
-        if not self.coherences or any(c < 0 or c > 100 for c in self.coherences):
-            raise ConfigError(f"coherences must be a non-empty list of values in [0, 100]; got {self.coherences}.")
-        if self.sigma < 0 or self.decision_weight <= 0:
-            raise ConfigError(f"need sigma >= 0 and decision_weight > 0; got sigma={self.sigma}, "
-                              f"decision_weight={self.decision_weight}.")
+        check_evidence_params(self)
 
     @property
     def num_in(self) -> int:
