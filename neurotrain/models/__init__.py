@@ -2,13 +2,13 @@
 
 from ._activations import ACTIVATIONS, get_activation
 from ._base import Cell
-from ._build import CELLS, build_model, get_cell_class, model_from_config
+from ._build import CELLS, build_model, get_cell_class, model_from_config, resolve_cell_params
 from ._cells import GRUCell, LeakyRNNCell, LSTMCell, VanillaRNNCell
 from ._init import INITIALIZER_NAMES, initialize, make_initializer
 from ._rnn import RNN, Readout, noise_disabled
 
 __all__ = [
     "Cell", "VanillaRNNCell", "LeakyRNNCell", "GRUCell", "LSTMCell", "RNN", "Readout",
-    "noise_disabled", "build_model", "model_from_config", "get_cell_class", "CELLS",
+    "noise_disabled", "build_model", "resolve_cell_params", "model_from_config", "get_cell_class", "CELLS",
     "make_initializer", "initialize", "INITIALIZER_NAMES", "get_activation", "ACTIVATIONS",
 ]

@@ -9,7 +9,7 @@ from .._errors import ConfigError
 from ._cells import GRUCell, LeakyRNNCell, LSTMCell, VanillaRNNCell
 from ._rnn import RNN
 
-__all__ = ["CELLS", "get_cell_class", "build_model", "model_from_config"]
+__all__ = ["CELLS", "get_cell_class", "build_model", "model_from_config", "resolve_cell_params"]
 
 CELLS = {"vanilla": VanillaRNNCell, "leaky": LeakyRNNCell, "gru": GRUCell, "lstm": LSTMCell}
 _ALIASES = {"rnn": "vanilla", "leaky_rnn": "leaky", "ctrnn": "leaky", "rate": "leaky"}
@@ -26,8 +26,36 @@ def get_cell_class(name: str):
     return CELLS[key]
 
 
-def build_model(cell: str, num_in: int, num_rec: int, num_out: int, *, num_layers: int = 1,
-                readout_init="xavier_uniform", **cell_params: Any) -> RNN:
+def resolve_cell_params(cell: str, task=None, **cell_params: Any) -> dict[str, Any]:
+    """The parameters a cell of kind ``cell`` is built with for ``task``.
+
+    Cells that integrate in time (they take ``dt`` and ``tau``, e.g. ``"leaky"``) get the
+    task's ``dt`` and the cell's default ``tau`` unless given, so that the model and the task
+    step in the same ``dt``. This is the one place that default lives: ``build_model`` and the
+    command line both use it.
+
+    Examples
+    --------
+    >>> import neurotrain as nt
+    >>> resolve_cell_params("leaky", nt.tasks.PerceptualDecisionMaking(dt=10.0), sigma_rec=0.05)
+    {'dt': 10.0, 'tau': 100.0, 'sigma_rec': 0.05}
+    >>> resolve_cell_params("gru", nt.tasks.Copy())
+    {}
+    """
+    import inspect
+
+    cls = get_cell_class(cell)
+    sig = inspect.signature(cls.__init__).parameters
+    out: dict[str, Any] = {}
+    if task is not None and "dt" in sig and "tau" in sig:
+        out["dt"] = float(task.dt)
+        out["tau"] = float(sig["tau"].default)
+    out.update(cell_params)
+    return out
+
+
+def build_model(cell: str, num_in: int | None = None, num_rec: int = 128, num_out: int | None = None, *,
+                task=None, num_layers: int = 1, readout_init="xavier_uniform", **cell_params: Any) -> RNN:
     """Build an :class:`RNN` of ``num_layers`` cells of one kind.
 
     Parameters
@@ -35,7 +63,11 @@ def build_model(cell: str, num_in: int, num_rec: int, num_out: int, *, num_layer
     cell : str
         ``"vanilla"``, ``"leaky"``, ``"gru"`` or ``"lstm"``.
     num_in, num_rec, num_out : int
-        Input width, units per layer, output width.
+        Input width, units per layer, output width. ``num_in`` and ``num_out`` default to the
+        task's when ``task`` is given.
+    task : neurotrain.tasks.Task, optional
+        The task the model is for: gives ``num_in``, ``num_out`` and, for cells that take a time
+        step, ``dt`` (see :func:`resolve_cell_params`).
     num_layers : int
         Number of stacked layers.
     **cell_params
@@ -46,10 +78,22 @@ def build_model(cell: str, num_in: int, num_rec: int, num_out: int, *, num_layer
     >>> model = build_model("gru", num_in=10, num_rec=32, num_out=10, num_layers=2)
     >>> [type(c).__name__ for c in model.layers]
     ['GRUCell', 'GRUCell']
+    >>> import neurotrain as nt
+    >>> build_model("leaky", num_rec=16, task=nt.tasks.PerceptualDecisionMaking(dt=10.0)).layers[0].dt
+    10.0
     """
     cls = get_cell_class(cell)
-    if not isinstance(num_layers, int) or num_layers < 1:
+    if not isinstance(num_layers, int) or isinstance(num_layers, bool) or num_layers < 1:
         raise ConfigError(f"num_layers must be an integer >= 1; got {num_layers!r}.")
+    if task is not None:
+        for name, given, wanted in (("num_in", num_in, task.num_in), ("num_out", num_out, task.num_out)):
+            if given is not None and given != wanted:
+                raise ConfigError(f"{name}={given} does not match task {task.name!r}, which has "
+                                  f"{name}={wanted}; leave {name} out to take the task's.")
+        num_in, num_out = task.num_in, task.num_out
+        cell_params = resolve_cell_params(cell, task, **cell_params)
+    if num_in is None or num_out is None:
+        raise ConfigError("build_model needs num_in and num_out, or task= to take them from.")
     try:
         cells = [cls(num_in if i == 0 else num_rec, num_rec, **cell_params) for i in range(num_layers)]
     except TypeError as e:

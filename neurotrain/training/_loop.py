@@ -20,6 +20,7 @@ import numpy as np
 
 from .._errors import CheckpointError, ConfigError, ShapeError, TrainingDivergedError
 from ._callbacks import Callback
+from ._config import DEFAULT_ACTIVITY_BOUND, TrainConfig
 from ._losses import Objective
 from ._methods import BPTT, GradientMethod
 
@@ -97,8 +98,6 @@ def _check_int(name, v, minimum=1):
     return int(v)
 
 
-#: the default bound on the hidden activity, ``max |h|`` (see :class:`Trainer`)
-DEFAULT_ACTIVITY_BOUND = 1e4
 #: settings that may change between a checkpoint and its resumption without breaking the run
 _RESUMABLE_CHANGES = ("num_steps", "eval_every", "log_every")
 
@@ -158,23 +157,17 @@ class Trainer:
     """
 
     def __init__(self, model, task, optimizer=None, *, method: GradientMethod | None = None,
-                 num_steps: int = 1000, batch_size: int = 32, seed: int = 0, l2: float = 0.0,
-                 rate_l2: float = 0.0, clip_norm: float | None = None, eval_every: int = 0,
-                 eval_trials: int = 512, log_every: int = 10, callbacks: Sequence[Callback] = (),
-                 activity_bound: float | None = DEFAULT_ACTIVITY_BOUND, handle_signals: bool = True):
-        self.num_steps = _check_int("num_steps", num_steps)
-        self.batch_size = _check_int("batch_size", batch_size)
-        self.seed = _check_int("seed", seed, minimum=0)
-        self.eval_every = _check_int("eval_every", eval_every, minimum=0)
-        self.eval_trials = _check_int("eval_trials", eval_trials)
-        self.log_every = _check_int("log_every", log_every)
-        if clip_norm is not None and (not isinstance(clip_norm, (int, float)) or isinstance(clip_norm, bool)
-                                      or not clip_norm > 0 or clip_norm == float("inf")):
-            raise ConfigError(f"clip_norm must be a positive number or None; got {clip_norm!r}.")
-        if activity_bound is not None and (not isinstance(activity_bound, (int, float))
-                                           or isinstance(activity_bound, bool) or not activity_bound > 0):
-            raise ConfigError(f"activity_bound must be a positive number or None (no check); "
-                              f"got {activity_bound!r}.")
+                 config: TrainConfig | None = None, callbacks: Sequence[Callback] = (),
+                 handle_signals: bool = True, **settings):
+        config = (config or TrainConfig()).replace(**settings) if settings else (config or TrainConfig())
+        self.config = config
+        self.num_steps = config.num_steps
+        self.batch_size = config.batch_size
+        self.seed = config.seed
+        self.eval_every = config.eval_every
+        self.eval_trials = config.eval_trials
+        self.log_every = config.log_every
+        l2, rate_l2, clip_norm, activity_bound = config.l2, config.rate_l2, config.clip_norm, config.activity_bound
         if model.num_in != task.num_in:
             raise ShapeError(
                 f"the model takes num_in={model.num_in} inputs but task {task.name!r} gives "
@@ -634,12 +627,9 @@ def _set_global_key(key, path: str) -> None:
     brainstate.random.DEFAULT.value = new
 
 
-def train(model, task, optimizer=None, *, method: GradientMethod | None = None, num_steps: int = 1000,
-          batch_size: int = 32, seed: int = 0, l2: float = 0.0, rate_l2: float = 0.0,
-          clip_norm: float | None = None, eval_every: int = 0, eval_trials: int = 512,
-          log_every: int = 10, callbacks: Sequence[Callback] = (),
-          activity_bound: float | None = DEFAULT_ACTIVITY_BOUND,
-          resume_from: str | os.PathLike | None = None) -> TrainResult:
+def train(model, task, optimizer=None, *, method: GradientMethod | None = None,
+          config: TrainConfig | None = None, callbacks: Sequence[Callback] = (),
+          resume_from: str | os.PathLike | None = None, **settings) -> TrainResult:
     """Train ``model`` on ``task``.
 
     Each step draws a fresh batch inside the jitted step (from ``seed`` and the step index),
@@ -701,10 +691,7 @@ def train(model, task, optimizer=None, *, method: GradientMethod | None = None, 
     >>> result.num_steps, result.num_traces
     (20, 1)
     """
-    trainer = Trainer(model, task, optimizer, method=method, num_steps=num_steps, batch_size=batch_size,
-                      seed=seed, l2=l2, rate_l2=rate_l2, clip_norm=clip_norm, eval_every=eval_every,
-                      eval_trials=eval_trials, log_every=log_every, callbacks=callbacks,
-                      activity_bound=activity_bound)
+    trainer = Trainer(model, task, optimizer, method=method, config=config, callbacks=callbacks, **settings)
     if resume_from is not None:
         trainer.restore(resume_from)
     return trainer.run()
