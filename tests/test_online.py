@@ -46,7 +46,7 @@ def both(model, batch, obj, method):
     gb, lb, _ = BPTT().loss_and_grads(model, batch, obj, params)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        go, lo, _ = brainstate.transform.jit(lambda: method.loss_and_grads(model, batch, obj, params))()
+        go, lo, _ = method.loss_and_grads(model, batch, obj, params)
     return gb, go, float(lb), float(lo)
 
 
@@ -123,10 +123,10 @@ def test_update_every_k_steps_applies_several_updates():
 def test_warmup_auto_skips_the_unscored_prefix():
     task = Copy(length=4, delay=6)
     m = DRTRL(warmup="auto")
-    m.prepare(None, task, {})
-    assert m._warmup_steps == 10
+    prepared = m.prepare(None, task)
+    assert prepared.warmup == 10 and m.warmup == "auto"   # frozen: preparing returns a copy
     with pytest.raises(nt.ConfigError, match="warmup=30 leaves no time step"):
-        DRTRL(warmup=30).prepare(None, Integrator(), {})
+        DRTRL(warmup=30).prepare(None, Integrator())
     with pytest.raises(nt.ConfigError, match="vjp_method must be"):
         DRTRL(vjp_method="two-step")
     with pytest.raises(nt.ConfigError, match="decay must be in"):
@@ -140,10 +140,9 @@ def test_warmup_gives_the_same_gradient_when_the_prefix_is_unscored(float64):
     batch = task.sample(jax.random.PRNGKey(0), 5)
     params = model.states(brainstate.ParamState)
     obj = Objective("class")
-    g0, l0, _ = brainstate.transform.jit(lambda: DRTRL().loss_and_grads(model, batch, obj, params))()
-    m = DRTRL(warmup="auto")
-    m.prepare(model, task, params)
-    g1, l1, _ = brainstate.transform.jit(lambda: m.loss_and_grads(model, batch, obj, params))()
+    g0, l0, _ = DRTRL().loss_and_grads(model, batch, obj, params)
+    m = DRTRL(warmup="auto").prepare(model, task)
+    g1, l1, _ = m.loss_and_grads(model, batch, obj, params)
     assert float(l0) == pytest.approx(float(l1), rel=1e-12)
     for k in g0:
         np.testing.assert_allclose(g1[k], g0[k], rtol=1e-9, atol=1e-14)

@@ -274,16 +274,27 @@ def test_exploding_activity_stops_training_and_keeps_the_last_good_checkpoint(tm
         np.testing.assert_array_equal(v, saved[".".join(map(str, k))])
 
 
-def test_a_hard_interrupt_writes_no_checkpoint(tmp_path):
+def test_a_hard_interrupt_keeps_the_last_finished_step(tmp_path):
+    """A KeyboardInterrupt in the middle of training (a second Ctrl-C) drops the step in flight:
+    a step is one pure function call, so weights and optimizer state stay those of the last
+    finished step, the final checkpoint is written there, and resuming from it ends as an
+    uninterrupted run."""
     class Boom(Callback):
         def on_log(self, trainer, logs):
             if logs["step"] == 3:
                 raise KeyboardInterrupt
 
-    _, t = _trainer(tmp_path, 9, extra=[Boom()], handle_signals=False, eval_every=0)
+    _, t = _trainer(tmp_path / "cut", 9, extra=[Boom()], handle_signals=False, eval_every=0)
     res = t.run()
-    assert res.stop_reason == "interrupted" and not t.consistent
-    assert [s for s, _ in list_checkpoints(tmp_path)] == [0]
+    assert res.stop_reason == "interrupted" and t.consistent and t.step == 3
+    assert [s for s, _ in list_checkpoints(tmp_path / "cut")] == [0, 3]
+    ref_model, ref = _trainer(tmp_path / "ref", 9, eval_every=0)
+    ref.run()
+    model, again = _trainer(tmp_path / "cut", 9, eval_every=0)
+    assert again.restore(tmp_path / "cut") == 3
+    again.run()
+    for k, v in _values(ref_model).items():
+        np.testing.assert_array_equal(_values(model)[k], v)
 
 
 # --------------------------------------------------------------------------------------------

@@ -120,7 +120,7 @@ def test_user_errors_are_clear():
         nt.train(model, PerceptualDecisionMaking(), num_steps=1, batch_size=0)
     with pytest.raises(nt.ConfigError, match="num_steps must be an integer >= 1; got -5"):
         nt.train(model, PerceptualDecisionMaking(), num_steps=-5)
-    with pytest.raises(nt.ConfigError, match="l2 must be a number >= 0"):
+    with pytest.raises(nt.ConfigError, match="l2 must be a finite number >= 0"):
         nt.train(model, PerceptualDecisionMaking(), num_steps=1, l2=-1.0)
     with pytest.raises(nt.ConfigError, match="method must be a neurotrain GradientMethod"):
         nt.train(model, PerceptualDecisionMaking(), num_steps=1, method="bptt")

@@ -1,5 +1,6 @@
 """Analysis of trained networks: evaluation, behaviour, activity, fixed points, linearisation, PCA."""
 
+from ..models import StepFunction, step_function
 from ._activity import Activity, period_inputs, record_activity
 from ._behaviour import (
     Chronometric,
@@ -15,12 +16,10 @@ from ._fixed_points import FixedPoints, find_fixed_points, unique_points
 from ._linearize import STABILITY_KINDS, Linearization, classify_eigenvalues, linearize
 from ._pca import PCAResult, pca
 from ._saving import DataSaver, load_result, save_figure, save_result
-from ._step import StepFunction, step_function
 
 __all__ = ["Evaluation", "evaluate", "run_trials"]
 
-# behaviour, activity, dynamics (issue 5): _activity, _behaviour, _fixed_points, _linearize,
-# _pca, _saving, _step
+# behaviour, activity and dynamics (the one-step map is models.step_function)
 __all__ += [
     "Activity", "record_activity", "period_inputs",
     "Psychometric", "Chronometric", "psychometric", "fit_psychometric", "chronometric", "validation_score",

@@ -10,6 +10,7 @@ periods, the inputs under which to look for fixed points.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import weakref
@@ -160,12 +161,12 @@ def record_activity(model, source, *, num_trials: int = 256, seed: int = 0, full
     run = _recorder(model, bool(full_state), bool(noise),
                     inputs.shape[0] * min(inputs.shape[1], int(batch_size)) * int(model.state_size) ** 2)
     parts = []
-    ctx = noise_disabled(model) if not noise else _Null()
-    with ctx:
+    params = model.forward().params()
+    with contextlib.nullcontext() if noise else noise_disabled(model):
         B = inputs.shape[1]
         for i, start in enumerate(range(0, B, int(batch_size))):
             xs = jnp.asarray(inputs[:, start:start + int(batch_size)])
-            parts.append(jax.device_get(run(xs, jax.random.fold_in(key, i + 1))))
+            parts.append(jax.device_get(run(params, xs, jax.random.fold_in(key, i + 1))))
 
     def cat(j):
         return np.concatenate([np.asarray(p[j]) for p in parts], axis=1)
@@ -194,28 +195,16 @@ def _recorder(model, full_state: bool, noise: bool, work: int):
     fns = _RECORDERS.setdefault(model, {})
     key = (full_state, noise, small)
     if key not in fns:
-        def trace(x, k):
-            if noise:
-                brainstate.random.set_key(k)
-            brainstate.nn.init_all_states(model, batch_size=x.shape[1])
+        model_ref = weakref.ref(model)   # the cache must not keep the model alive
 
-            def step(xt):
-                out, act = model.step(xt)
-                return (out, act, model.get_state()) if full_state else (out, act)
+        def trace(params, x, k):
+            outputs, activity, _, *states = model_ref().forward().run(
+                params, x, key=k if noise else None, record_state=full_state)
+            return (outputs, activity, *states)
 
-            return brainstate.transform.for_loop(step, x)
-
-        fns[key] = brainstate.transform.jit(
+        fns[key] = jax.jit(
             trace, compiler_options={"xla_backend_optimization_level": 0} if small else None)
     return fns[key]
-
-
-class _Null:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *a):
-        return False
 
 
 def period_inputs(task, *, num_trials: int = 512, seed: int = 0, decimals: int = 1,

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import weakref
 from typing import Any
 
-import brainstate
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -71,13 +71,9 @@ def run_trials(model, inputs, *, seed: int = 0):
     The network noise (if any) is drawn from ``seed``.
     """
     model.check_inputs(inputs)
-
-    @brainstate.transform.jit
-    def fwd(x, key):
-        brainstate.random.set_key(key)
-        return model.run(x)
-
-    out, act = fwd(jnp.asarray(inputs), jax.random.PRNGKey(seed))
+    fwd = model.forward()
+    out, act, _ = jax.jit(lambda p, x, k: fwd.run(p, x, key=k))(fwd.params(), jnp.asarray(inputs),
+                                                               jax.random.PRNGKey(seed))
     return np.asarray(out), np.asarray(act)
 
 
@@ -128,12 +124,13 @@ def evaluate(model, task, num_trials: int = 1000, *, seed: int = 0, batch_size: 
         )
     key = jax.random.PRNGKey(seed)
     parts = []
-    with noise_disabled(model) if not noise else _null():
+    with contextlib.nullcontext() if noise else noise_disabled(model):
         chunk = _chunk_fn(model, task)
+        params = model.forward().params()
         done, i = 0, 0
         while done < num_trials:
             n = min(int(batch_size), num_trials - done)
-            parts.append(jax.device_get(chunk(jax.random.fold_in(key, i), n)))
+            parts.append(jax.device_get(chunk(params, jax.random.fold_in(key, i), n)))
             done, i = done + n, i + 1
 
     def cat(xs, axis):
@@ -170,18 +167,17 @@ _CHUNK_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _chunk_fn(model, task):
-    """The jitted ``(key, n) -> (batch, outputs, activity, metrics)`` of ``model`` on ``task``.
+    """The jitted ``(params, key, n) -> (batch, outputs, activity, metrics)`` of ``model`` on ``task``.
 
-    Cached per model, task and noise setting: the weights are states read at every call, but
-    Python-level settings (the task, whether a cell draws noise) are fixed when it is traced.
+    Cached per model, task and noise setting: the weights are an argument, but Python-level
+    settings (the task, whether a cell draws noise) are fixed when it is traced.
     """
     model_ref = weakref.ref(model)   # the cache must not keep the model alive
 
-    def chunk(k, n):
+    def chunk(params, k, n):
         kd, kn = jax.random.split(k)
         batch = task.sample(kd, n)
-        brainstate.random.set_key(kn)
-        outputs, activity = model_ref().run(batch.inputs)
+        outputs, activity, _ = model_ref().forward().run(params, batch.inputs, key=kn)
         metrics = dict(task.trial_metrics(outputs, batch))
         metrics.update({f"ideal_{m}": v for m, v in task.ideal_observer(batch).items()})
         return batch, outputs, activity, metrics
@@ -192,15 +188,7 @@ def _chunk_fn(model, task):
         hash(cache_key)
         per_model = _CHUNK_CACHE.setdefault(model, {})
     except TypeError:          # an unhashable task or model: compile for this call only
-        return brainstate.transform.jit(chunk, static_argnums=1)
+        return jax.jit(chunk, static_argnums=2)
     if cache_key not in per_model:
-        per_model[cache_key] = brainstate.transform.jit(chunk, static_argnums=1)
+        per_model[cache_key] = jax.jit(chunk, static_argnums=2)
     return per_model[cache_key]
-
-
-class _null:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *a):
-        return False

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._errors import ConfigError, ShapeError
-from ._step import StepFunction, step_function
+from ..models import StepFunction, step_function
 
 __all__ = ["Linearization", "linearize", "classify_eigenvalues", "STABILITY_KINDS"]
 

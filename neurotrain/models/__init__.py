@@ -4,11 +4,13 @@ from ._activations import ACTIVATIONS, get_activation
 from ._base import Cell
 from ._build import CELLS, build_model, get_cell_class, model_from_config, resolve_cell_params
 from ._cells import GRUCell, LeakyRNNCell, LSTMCell, VanillaRNNCell
+from ._forward import Forward, ForwardTransform, forward
 from ._init import INITIALIZER_NAMES, initialize, make_initializer
 from ._rnn import RNN, Readout, noise_disabled
+from ._step import StepFunction, step_function
 
 __all__ = [
     "Cell", "VanillaRNNCell", "LeakyRNNCell", "GRUCell", "LSTMCell", "RNN", "Readout",
-    "noise_disabled", "build_model", "resolve_cell_params", "model_from_config", "get_cell_class", "CELLS",
+    "noise_disabled", "StepFunction", "step_function", "Forward", "ForwardTransform", "forward", "build_model", "resolve_cell_params", "model_from_config", "get_cell_class", "CELLS",
     "make_initializer", "initialize", "INITIALIZER_NAMES", "get_activation", "ACTIVATIONS",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import brainstate
@@ -55,6 +56,75 @@ class Cell(brainstate.nn.Module):
         """The constructor arguments (JSON-serialisable) that rebuild this cell."""
         return {"num_in": self.num_in, "num_rec": self.num_rec, "train_h0": self.train_h0}
 
+    # --- parameters ----------------------------------------------------------------------
+    def param_names(self) -> tuple[str, ...]:
+        """The names of this cell's parameters (its ``ParamState`` attributes), e.g. ``("W_in", "W_rec", "b")``."""
+        return tuple(".".join(map(str, k)) for k in self.states(brainstate.ParamState))
+
+    def param_values(self) -> dict[str, Any]:
+        """``{name: current value}`` of this cell's parameters (see :meth:`param_names`)."""
+        return {".".join(map(str, k)): s.value for k, s in self.states(brainstate.ParamState).items()}
+
+    # --- the pure step ---------------------------------------------------------------------
+    def draws_noise(self) -> bool:
+        """Whether :meth:`step` draws noise when given a key (noise on and a positive level)."""
+        return False
+
+    def initial_state(self, params: Mapping[str, Any], batch_size: int | None = None) -> tuple:
+        """The initial state, one array per name of ``state_names``: the trainable ``<name>0``
+        (from ``params``) or zeros, broadcast to ``(batch_size, num_rec)`` if given."""
+        out = []
+        for name in self.state_names:
+            if self.train_h0:
+                v = params[f"{name}0"]
+            else:
+                v = jnp.zeros(self.num_rec, dtype=brainstate.environ.dftype())
+            out.append(v if batch_size is None else jnp.broadcast_to(v, (batch_size, self.num_rec)))
+        return tuple(out)
+
+    def step(self, params: Mapping[str, Any], state: tuple, x, *, key=None, dt: float | None = None) -> tuple:
+        """One time step as a pure function: the new state (a tuple like ``state``).
+
+        Parameters
+        ----------
+        params : dict of str to array
+            This cell's parameters by name (:meth:`param_values`).
+        state : tuple of arrays
+            One array per name of ``state_names``, each ``(batch, num_rec)`` or ``(num_rec,)``.
+        x : array, shape ``(batch, num_in)`` or ``(num_in,)``
+        key : jax PRNG key, optional
+            Draw this step's noise from ``key``; ``None``: no noise.
+        dt : float, optional
+            Integrate with this time step (ms) instead of the cell's own ``dt`` (cells that
+            integrate in time only; others refuse it).
+
+        Returns
+        -------
+        tuple of arrays
+            The new state; its first entry is the cell's output ``h``.
+
+        Subclasses implement it; :meth:`update` (the brainstate module step that braintrace's
+        online learners trace) calls it with the cell's current parameters and state, so the
+        stateful and the pure form of a cell are one piece of code.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not implement step(params, state, x)")
+
+    def update(self, x):
+        """One time step on the cell's hidden states (brainstate module form of :meth:`step`)."""
+        self._check_input(x)
+        state = tuple(getattr(self, n).value for n in self.state_names)
+        key = brainstate.random.split_key() if self.draws_noise() else None
+        new = self.step(self.param_values(), state, x, key=key)
+        for n, v in zip(self.state_names, new):
+            getattr(self, n).value = v
+        return new[0]
+
+    def _refuse_dt(self, dt) -> None:
+        if dt is not None:
+            raise ConfigError(f"{type(self).__name__} has no time step: dt={dt!r} can only be changed for "
+                              f"cells that integrate in time (the leaky cell). Leave dt unset for "
+                              f"{self.kind!r} cells.")
+
     # --- state -----------------------------------------------------------------------------
     @property
     def state_size(self) -> int:
@@ -63,11 +133,8 @@ class Cell(brainstate.nn.Module):
 
     def initial_value(self, name: str, batch_size: int | None = None):
         """The initial value of state ``name``: its trainable ``<name>0`` or zeros."""
-        if self.train_h0:
-            v = getattr(self, f"{name}0").value
-        else:
-            v = jnp.zeros(self.num_rec, dtype=brainstate.environ.dftype())
-        return v if batch_size is None else jnp.broadcast_to(v, (batch_size, self.num_rec))
+        return self.initial_state(self.param_values() if self.train_h0 else {}, batch_size)[
+            self.state_names.index(name)]
 
     def init_state(self, batch_size: int | None = None, **kwargs):
         for name in self.state_names:

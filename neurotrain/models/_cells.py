@@ -70,12 +70,11 @@ class VanillaRNNCell(Cell):
         return {**super().config(), "activation": self.activation_name,
                 "bias": self.b is not None, **_json_inits(self._inits)}
 
-    def update(self, x):
-        self._check_input(x)
-        xh = jnp.concatenate([x, self.h.value], axis=-1)
-        b = None if self.b is None else self.b.value
-        self.h.value = self.activation(braintrace.matmul(xh, self.W.value, b))
-        return self.h.value
+    def step(self, params, state, x, *, key=None, dt=None):
+        self._refuse_dt(dt)
+        (h,) = state
+        xh = jnp.concatenate([x, h], axis=-1)
+        return (self.activation(braintrace.matmul(xh, params["W"], params.get("b"))),)
 
 
 class LeakyRNNCell(Cell):
@@ -143,17 +142,21 @@ class LeakyRNNCell(Cell):
                 "sigma_in": self.sigma_in, "sigma_rec": self.sigma_rec, "bias": self.b is not None,
                 **_json_inits(self._inits)}
 
-    def update(self, x):
-        self._check_input(x)
-        h = self.h.value
-        if self.noise and self.sigma_in > 0:
-            x = x + self.sigma_in * brainstate.random.randn(*x.shape)
-        b = None if self.b is None else self.b.value
-        pre = braintrace.matmul(h, self.W_rec.value) + braintrace.matmul(x, self.W_in.value, b)
-        if self.noise and self.sigma_rec > 0:
-            pre = pre + self.sigma_rec_step * brainstate.random.randn(*h.shape)
-        self.h.value = (1.0 - self.alpha) * h + self.alpha * self.activation(pre)
-        return self.h.value
+    def draws_noise(self) -> bool:
+        return self.noise and (self.sigma_in > 0 or self.sigma_rec > 0)
+
+    def step(self, params, state, x, *, key=None, dt=None):
+        (h,) = state
+        alpha = self.alpha if dt is None else check_dt_tau(dt, self.tau)
+        noisy = key is not None and self.noise
+        if noisy:
+            k_in, k_rec = jax.random.split(key)
+        if noisy and self.sigma_in > 0:
+            x = x + self.sigma_in * jax.random.normal(k_in, x.shape, x.dtype)
+        pre = braintrace.matmul(h, params["W_rec"]) + braintrace.matmul(x, params["W_in"], params.get("b"))
+        if noisy and self.sigma_rec > 0:
+            pre = pre + (2.0 / alpha) ** 0.5 * self.sigma_rec * jax.random.normal(k_rec, h.shape, h.dtype)
+        return ((1.0 - alpha) * h + alpha * self.activation(pre),)
 
 
 class GRUCell(Cell):
@@ -198,16 +201,16 @@ class GRUCell(Cell):
     def config(self) -> dict[str, Any]:
         return {**super().config(), **_json_inits(self._inits)}
 
-    def update(self, x):
-        self._check_input(x)
-        h = self.h.value
+    def step(self, params, state, x, *, key=None, dt=None):
+        self._refuse_dt(dt)
+        (h,) = state
+        p = params
         xh = jnp.concatenate([x, h], -1)
-        z = jax.nn.sigmoid(braintrace.matmul(xh, self.W_z.value, self.b_z.value))
-        r = jax.nn.sigmoid(braintrace.matmul(xh, self.W_r.value, self.b_r.value))
-        n = jnp.tanh(braintrace.matmul(x, self.W_xn.value, self.b_xn.value)
-                     + r * braintrace.matmul(h, self.W_hn.value, self.b_hn.value))
-        self.h.value = (1.0 - z) * n + z * h
-        return self.h.value
+        z = jax.nn.sigmoid(braintrace.matmul(xh, p["W_z"], p["b_z"]))
+        r = jax.nn.sigmoid(braintrace.matmul(xh, p["W_r"], p["b_r"]))
+        n = jnp.tanh(braintrace.matmul(x, p["W_xn"], p["b_xn"])
+                     + r * braintrace.matmul(h, p["W_hn"], p["b_hn"]))
+        return ((1.0 - z) * n + z * h,)
 
 
 class LSTMCell(Cell):
@@ -249,15 +252,14 @@ class LSTMCell(Cell):
     def config(self) -> dict[str, Any]:
         return {**super().config(), "forget_bias": self.forget_bias, **_json_inits(self._inits)}
 
-    def update(self, x):
-        self._check_input(x)
-        xh = jnp.concatenate([x, self.h.value], -1)
-        pre = {g: braintrace.matmul(xh, getattr(self, f"W_{g}").value, getattr(self, f"b_{g}").value)
-               for g in self.gates}
+    def step(self, params, state, x, *, key=None, dt=None):
+        self._refuse_dt(dt)
+        h, c = state
+        xh = jnp.concatenate([x, h], -1)
+        pre = {g: braintrace.matmul(xh, params[f"W_{g}"], params[f"b_{g}"]) for g in self.gates}
         i, f, o = jax.nn.sigmoid(pre["i"]), jax.nn.sigmoid(pre["f"]), jax.nn.sigmoid(pre["o"])
-        self.c.value = f * self.c.value + i * jnp.tanh(pre["g"])
-        self.h.value = o * jnp.tanh(self.c.value)
-        return self.h.value
+        c = f * c + i * jnp.tanh(pre["g"])
+        return (o * jnp.tanh(c), c)
 
 
 def _json_inits(inits: dict) -> dict:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -38,9 +39,15 @@ class Readout(brainstate.nn.Module):
                                                   (self.num_rec, self.num_out)))
         self.b = brainstate.ParamState(jnp.zeros(self.num_out)) if bias else None
 
+    @staticmethod
+    def apply(params, h):
+        """The readout as a pure function of its parameters ``{"W", "b"}``."""
+        y = h @ params["W"]
+        return y + params["b"] if "b" in params else y
+
     def update(self, h):
-        y = h @ self.W.value
-        return y if self.b is None else y + self.b.value
+        return self.apply({".".join(map(str, k)): s.value
+                           for k, s in self.states(brainstate.ParamState).items()}, h)
 
 
 class RNN(brainstate.nn.Module):
@@ -113,13 +120,41 @@ class RNN(brainstate.nn.Module):
                 "num_out": self.num_out, "readout_init": self._readout_init}
 
     # --- dynamics --------------------------------------------------------------------------
+    def forward(self):
+        """The pure forward pass of this model (:class:`~neurotrain.models.Forward`)."""
+        from ._forward import forward
+
+        return forward(self)
+
+    def _noise_key(self):
+        """A key from brainstate's global RNG when some cell draws noise (the module API)."""
+        return brainstate.random.split_key() if any(c.draws_noise() for c in self.layers) else None
+
+    def _current_state(self):
+        return tuple(tuple(getattr(c, n).value for n in c.state_names) for c in self.layers)
+
+    def _write_state(self, state):
+        for c, cs in zip(self.layers, state):
+            for n, v in zip(c.state_names, cs):
+                getattr(c, n).value = v
+
+    def recurrent(self, *, dt: float | None = None) -> brainstate.nn.Module:
+        """The cells without the readout, as a module whose ``update(x)`` advances every layer
+        one step on its hidden states and returns ``(h of the last layer, activity)``.
+
+        Online learners (braintrace) wrap this module: the readout stays outside them and gets
+        its exact gradient by ordinary autodiff (inside, braintrace would give it none).
+        ``dt`` integrates the cells with another time step (see ``Forward.step_cells``).
+        """
+        return _Recurrent(self, dt)
+
     def step(self, x):
-        """One time step. Returns ``(output, activity)``, activity concatenated over layers."""
-        hs = []
-        for cell in self.layers:
-            x = cell(x)
-            hs.append(x)
-        return self.readout(x), (hs[0] if len(hs) == 1 else jnp.concatenate(hs, axis=-1))
+        """One time step on the hidden states. Returns ``(output, activity)``, activity
+        concatenated over layers. (The pure form is ``self.forward().step``.)"""
+        fwd = self.forward()
+        new, out, act = fwd.step(fwd.params(), self._current_state(), x, key=self._noise_key())
+        self._write_state(new)
+        return out, act
 
     def update(self, x):
         return self.step(x)[0]
@@ -145,14 +180,15 @@ class RNN(brainstate.nn.Module):
             )
 
     def run(self, inputs, *, init: bool = True):
-        """Run a batch of trials from the initial state.
+        """Run a batch of trials from the initial state (module form of ``forward().run``).
 
         Parameters
         ----------
         inputs : array, shape ``(T, B, num_in)``
         init : bool
-            Reset the hidden states to the initial state first (inside any enclosing
-            ``grad`` so a trainable initial state gets its gradient).
+            Start from the initial state (inside any enclosing ``grad``, so a trainable
+            initial state gets its gradient); ``False``: continue from the current hidden
+            states. The hidden states hold the final state afterwards.
 
         Returns
         -------
@@ -160,9 +196,31 @@ class RNN(brainstate.nn.Module):
         activity : array, shape ``(T, B, num_rec)`` (all layers' units, concatenated)
         """
         self.check_inputs(inputs)
+        fwd = self.forward()
+        params = fwd.params()
         if init:
             brainstate.nn.init_all_states(self, batch_size=inputs.shape[1])
-        return brainstate.transform.for_loop(self.step, inputs)
+        outputs, activity, final = fwd.run(params, inputs, state=self._current_state(), key=self._noise_key())
+        self._write_state(final)
+        return outputs, activity
+
+
+class _Recurrent(brainstate.nn.Module):
+    """:meth:`RNN.recurrent`: the model's cells (shared, not copied) stepped on their states."""
+
+    def __init__(self, model: RNN, dt: float | None = None):
+        super().__init__()
+        self.layers = model.layers
+        self._model = weakref.ref(model)   # not a child module: the readout stays outside
+        self._dt = dt
+
+    def update(self, x):
+        model = self._model()
+        fwd = model.forward()
+        params = {k: s.value for k, s in self.states(brainstate.ParamState).items()}
+        new, act = fwd.step_cells(params, model._current_state(), x, key=model._noise_key(), dt=self._dt)
+        model._write_state(new)
+        return new[-1][0], act
 
 
 @contextlib.contextmanager

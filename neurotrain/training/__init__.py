@@ -9,13 +9,16 @@ from ._callbacks import (
     TensorBoardLogger,
 )
 from ._config import DEFAULT_ACTIVITY_BOUND, TrainConfig
-from ._loop import Trainer, TrainResult, clip_by_global_norm, train
+from ._loop import Trainer, TrainResult, train
 from ._losses import Objective, l2_penalty, masked_cross_entropy, masked_mse, rate_penalty
-from ._methods import BPTT, METHODS, GradientMethod, get_method, register_method
+from ._methods import BPTT, METHODS, GradientMethod, StepContext, get_method, register_method
 from ._online import DRTRL, ESDRTRL, OnlineMethod, PPProp
+from ._optim import FunctionalOptimizer, functional_optimizer
+from ._schedule import Phase
+from ._step import clip_by_global_norm
 
 __all__ = [
-    "train", "TrainConfig", "Trainer", "TrainResult", "clip_by_global_norm", "GradientMethod", "BPTT",
+    "train", "TrainConfig", "Trainer", "Phase", "StepContext", "FunctionalOptimizer", "functional_optimizer", "TrainResult", "clip_by_global_norm", "GradientMethod", "BPTT",
     "Objective", "masked_cross_entropy", "masked_mse", "l2_penalty", "rate_penalty",
     "Callback", "ProgressBar", "CSVLogger", "EarlyStopping", "get_method", "METHODS",
     "register_method", "OnlineMethod", "DRTRL", "PPProp", "ESDRTRL", "Checkpoint", "TensorBoardLogger",

@@ -1,12 +1,17 @@
-"""``train()``: one jitted step (sample, forward, loss, gradient, update, schedule) that compiles once."""
+"""``train()`` and the :class:`Trainer` that runs it: compiled pure steps, callbacks, phases,
+checkpoint state, signals and divergence checks.
+
+The step itself (sample, forward, loss, gradient, update, learning rate) is a pure function
+(:mod:`neurotrain.training._step`); the trainer holds its carry (parameters and optimiser
+state), calls it, and keeps the model's ``ParamState`` s and the optimiser object in sync with
+it at every log, checkpoint and at the end.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
+import json
 import os
-import signal
-import threading
 import time
 import warnings
 from collections.abc import Mapping, Sequence
@@ -19,12 +24,18 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._errors import CheckpointError, ConfigError, ShapeError, TrainingDivergedError
+from ..models import forward as make_forward
 from ._callbacks import Callback
-from ._config import DEFAULT_ACTIVITY_BOUND, TrainConfig
+from ._config import TrainConfig
+from ._history import History
 from ._losses import Objective
 from ._methods import BPTT, GradientMethod
+from ._optim import functional_optimizer
+from ._schedule import Phase, resolve_schedule
+from ._signals import stop_on_signals
+from ._step import make_eval_fn, make_train_step
 
-__all__ = ["train", "Trainer", "TrainResult", "clip_by_global_norm", "DEFAULT_ACTIVITY_BOUND"]
+__all__ = ["train", "Trainer", "TrainResult"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,11 +55,11 @@ class TrainResult:
     num_steps : int
         Steps done (less than asked if stopped early).
     wall_time_s, compile_time_s : float
-        Total time of :func:`train` and the time of the first (compiling) step.
+        Total time of :func:`train` and the time of the first (compiling) step of each phase.
     stop_reason : str
         ``"completed"``, the early-stopping message, or ``"interrupted"``.
     num_traces : int
-        How many times the train step was traced (1 unless something retraced).
+        How many times a train step was traced (one per phase unless something retraced).
     aux : dict of str to ndarray
         Per-step auxiliary values (``task_loss``, ``grad_norm``, penalties).
     untrained : dict of str to str
@@ -57,9 +68,13 @@ class TrainResult:
         How each parameter was trained (dotted path: e.g. "exact gradient (bptt)").
     history_start : int
         The step that ``loss[0]`` belongs to: 0, unless training was resumed from a checkpoint
-        that held no history (e.g. one written by :func:`neurotrain.io.save_run`).
+        that held no history (e.g. one written by :func:`neurotrain.io.save_checkpoint`).
     resumed_from : int or None
         The step this call started from when the trainer was restored from a checkpoint.
+    phases : list of dict
+        The phases of the schedule that ran: ``name``, ``start``, ``stop`` (steps) and the
+        ``reason`` each ended (``"steps"``: its length; the target it reached; for the phase
+        training ended in, ``"end of training"`` or why training stopped).
     """
 
     loss: np.ndarray
@@ -76,6 +91,7 @@ class TrainResult:
     parameters: dict[str, str] = dataclasses.field(default_factory=dict)
     history_start: int = 0
     resumed_from: int | None = None
+    phases: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
     @property
     def final_loss(self) -> float:
@@ -84,58 +100,45 @@ class TrainResult:
         return float(np.mean(self.loss[-n:])) if len(self.loss) else float("nan")
 
 
-def clip_by_global_norm(grads, max_norm: float):
-    """Scale ``grads`` so that their global L2 norm is at most ``max_norm``."""
-    leaves = jax.tree.leaves(grads)
-    norm = jnp.sqrt(sum(jnp.sum(g ** 2) for g in leaves))
-    scale = jnp.minimum(1.0, max_norm / (norm + 1e-12))
-    return jax.tree.map(lambda g: g * scale, grads), norm
+#: what a checkpoint's trainer settings may differ in without breaking the run's trajectory
+_RESUMABLE_CHANGES = tuple(n for n in TrainConfig.names() if TrainConfig.resumable(n))
 
 
-def _check_int(name, v, minimum=1):
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum:
-        raise ConfigError(f"{name} must be an integer >= {minimum}; got {v!r}.")
-    return int(v)
-
-
-#: settings that may change between a checkpoint and its resumption without breaking the run
-_RESUMABLE_CHANGES = ("num_steps", "eval_every", "log_every")
-
-
-class _MonitoredObjective(Objective):
-    """The objective, plus ``max_activity`` (the largest ``|h|`` of the batch) in its aux values."""
-
-    def __call__(self, outputs, activity, batch, params):
-        total, aux = super().__call__(outputs, activity, batch, params)
-        aux = dict(aux)
-        aux["max_activity"] = jnp.max(jnp.abs(jax.lax.stop_gradient(activity)))
-        return total, aux
+def _divergence_message(kind, value, step, last_good, lr, bound) -> str:
+    if kind == "loss":
+        return (f"the training loss became {value} at step {step}. The model keeps its weights "
+                f"from step {last_good}. Likely causes: a learning rate too high (now {lr:.3g}), "
+                f"exploding recurrent activity or gradients; try a lower learning rate, "
+                f"clip_norm=1.0, or a smaller recurrent weight scale.")
+    return (f"the hidden activity exploded: max |h| = {value:.3g} at step {step}, above "
+            f"activity_bound={bound:g}. The model keeps its weights from step "
+            f"{last_good}. Likely cause: the recurrent weights grew too large for a "
+            f"non-saturating activation (relu, linear, softplus), from a learning rate too high "
+            f"(now {lr:.3g}) or unclipped gradients; try a lower learning rate, clip_norm=1.0, "
+            f"a tanh activation or a smaller recurrent weight scale (or raise activity_bound if "
+            f"such activity is intended).")
 
 
 class Trainer:
     """The training loop behind :func:`train`; use it directly to step by hand or to resume.
 
-    Build it, then call :meth:`run`. The jitted step is :attr:`step_fn` (argument: the step
-    index as an int32 scalar); it samples the batch for that step and the network noise from
-    ``seed`` and the index only (``jax.random.fold_in``), so a run is reproducible bit for bit
-    and can be resumed at any step: :meth:`save_checkpoint` writes everything the remaining
-    steps depend on (weights, optimizer moments and step count, the learning-rate schedule,
-    the step, brainstate's RNG key, the history and the callbacks' state) and :meth:`restore`
-    reads it back.
+    Build it, then call :meth:`run`. Each training step is one call of a compiled pure function
+    of the parameters, the optimiser state, the step index and the run's random key: the batch
+    of step ``i`` and its network noise depend on ``seed`` and ``i`` only
+    (``jax.random.fold_in``), so a run is reproducible bit for bit and can be resumed at any
+    step. :meth:`save_checkpoint` writes everything the remaining steps depend on (weights,
+    optimizer moments and step count, the learning-rate schedule, the step, the phase, the
+    history and the callbacks' state) and :meth:`restore` reads it back.
 
     The parameters are those of :func:`train`, plus:
 
     Parameters
     ----------
-    activity_bound : float or None
-        Stop with :class:`~neurotrain.TrainingDivergedError` when the hidden activity
-        ``max |h|`` of a training batch exceeds this bound (default ``1e4``; ``None``: no
-        check). The value is computed inside the jitted step and logged as ``max_activity``:
-        over every time step for BPTT, at the last time step for the online methods.
     handle_signals : bool
         While :meth:`run` runs in the main thread, the first Ctrl-C (SIGINT) or SIGTERM
         finishes the current step, calls the callbacks (so a :class:`Checkpoint` is written)
-        and returns with ``stop_reason == "interrupted"``; a second Ctrl-C interrupts at once.
+        and returns with ``stop_reason == "interrupted"``; a second Ctrl-C interrupts at once
+        (the weights stay those of the last finished step).
 
     Examples
     --------
@@ -157,140 +160,182 @@ class Trainer:
     """
 
     def __init__(self, model, task, optimizer=None, *, method: GradientMethod | None = None,
-                 config: TrainConfig | None = None, callbacks: Sequence[Callback] = (),
-                 handle_signals: bool = True, **settings):
-        config = (config or TrainConfig()).replace(**settings) if settings else (config or TrainConfig())
-        self.config = config
-        self.num_steps = config.num_steps
-        self.batch_size = config.batch_size
-        self.seed = config.seed
-        self.eval_every = config.eval_every
-        self.eval_trials = config.eval_trials
-        self.log_every = config.log_every
-        l2, rate_l2, clip_norm, activity_bound = config.l2, config.rate_l2, config.clip_norm, config.activity_bound
+                 schedule: Sequence[Phase] | None = None, config: TrainConfig | None = None,
+                 callbacks: Sequence[Callback] = (), handle_signals: bool = True, **settings):
+        config = config if config is not None else TrainConfig()
+        if not isinstance(config, TrainConfig):
+            raise ConfigError(f"config must be a neurotrain.training.TrainConfig; got {config!r}.")
+        self.config = config.replace(**settings) if settings else config
         if model.num_in != task.num_in:
             raise ShapeError(
                 f"the model takes num_in={model.num_in} inputs but task {task.name!r} gives "
-                f"{task.num_in}; build the first cell with num_in=task.num_in."
+                f"{task.num_in}; build the first cell with num_in=task.num_in (or the model with "
+                f"build_model(..., task=task))."
             )
         if model.num_out != task.num_out:
             raise ShapeError(
                 f"the model has num_out={model.num_out} outputs but task {task.name!r} needs "
-                f"{task.num_out}; build the RNN with num_out=task.num_out."
+                f"{task.num_out}; build the RNN with num_out=task.num_out (or the model with "
+                f"build_model(..., task=task))."
             )
+        method = method if method is not None else BPTT()
+        if not isinstance(method, GradientMethod):
+            raise ConfigError(f"method must be a neurotrain GradientMethod such as BPTT(); got {method!r}.")
+        callbacks = list(callbacks)
+        for i, cb in enumerate(callbacks):
+            if not isinstance(cb, Callback):
+                raise ConfigError(f"callbacks[{i}] must be a neurotrain.training.Callback (e.g. "
+                                  f"ProgressBar()); got {cb!r}.")
         self.model, self.task = model, task
-        self.method = method if method is not None else BPTT()
-        if not isinstance(self.method, GradientMethod):
-            raise ConfigError(f"method must be a neurotrain GradientMethod such as BPTT(); got {self.method!r}.")
-        self.activity_bound = None if activity_bound is None else float(activity_bound)
-        objective_cls = Objective if self.activity_bound is None else _MonitoredObjective
-        self.objective = objective_cls(task.target_type, l2=l2, rate_l2=rate_l2)
-        self.clip_norm = None if clip_norm is None else float(clip_norm)
+        self.forward = make_forward(model)
         self.params = model.states(brainstate.ParamState)
         self.optimizer = optimizer if optimizer is not None else braintools.optim.Adam(lr=1e-3)
-        if getattr(self.optimizer, "opt_state", None) is None:
-            self.optimizer.register_trainable_weights(self.params)
+        self._fopt = functional_optimizer(self.optimizer, self.params).with_steps(self.config.num_steps)
+        self.objective = Objective(task.target_type, l2=self.config.l2, rate_l2=self.config.rate_l2)
+        self.phases = resolve_schedule(schedule, task, model, self.config.num_steps)
+        self.method = method.prepare(model, task)
+        self._methods: list[GradientMethod] = []
+        for phase in self.phases:
+            self._methods.append(self.method if phase.task == task else method.prepare(model, phase.task))
+        self.untrained = self.method.untrained_parameters(model)
+        if self.untrained:
+            names = "; ".join(f"{'.'.join(map(str, k))}: {why}" for k, why in self.untrained.items())
+            warnings.warn(f"{self.method.name}: these parameters are not trained online: {names}",
+                          stacklevel=2)
         # stable sort: callbacks that act on a finished step (Checkpoint) run after the loggers
         self.callbacks = sorted(callbacks, key=lambda cb: getattr(cb, "priority", 0))
         self.handle_signals = bool(handle_signals)
-        self.method.prepare(model, task, self.params)
-        self.untrained = self.method.untrained_parameters(model, self.params)
 
-        key = jax.random.PRNGKey(self.seed)
-        self._data_key, self._noise_key, self._eval_key = jax.random.split(key, 3)
+        self._key = jax.random.PRNGKey(self.seed)
         self.num_traces = 0
-        self.step_fn = brainstate.transform.jit(self._step)
-        self._eval_fn = brainstate.transform.jit(self._eval)
-        self.eval_metric_names: list[str] = []
+        self._step_fns: dict[int, Any] = {}
+        self._eval_fn = jax.jit(make_eval_fn(forward=self.forward, task=task, num_trials=self.eval_trials))
+        self._carry = None           # (params, opt_state) once training starts or is restored
         self.step = 0
         self.start_step = 0
+        self.phase_index = 0
+        self.phase_start = 0
         self.stop_training = False
         self.stop_reason = "completed"
         #: the signal (``signal.SIGINT`` or ``signal.SIGTERM``) that stopped the last run, if any
         self.interrupted_by: int | None = None
-        #: False after a hard interrupt, when weights and optimizer state may disagree
+        #: whether the weights and the optimizer state are those of one finished step (always,
+        #: since a step is one pure function call; kept for callbacks written against it)
         self.consistent = True
         self.resumed_from: int | None = None
-        # the history of the whole run (restored from a checkpoint when resuming)
-        self.history_start = 0
-        self._losses: list[float] = []
-        self._lrs: list[float] = []
-        self._auxs: dict[str, list[float]] = {}
-        self._eval_steps: list[int] = []
-        self._eval_rows: list[dict[str, float]] = []
+        self.history = History()
 
-    # --- the jitted pieces -----------------------------------------------------------------
-    def _step(self, step):
-        self.num_traces += 1  # runs only while tracing
-        batch = self.task.sample(jax.random.fold_in(self._data_key, step), self.batch_size)
-        brainstate.random.set_key(jax.random.fold_in(self._noise_key, step))
-        lr = self.optimizer.current_lr
-        loss, aux = self.method.train_step(self.model, batch, self.objective, self.params, self._apply_update)
-        if self.activity_bound is not None and "max_activity" not in aux:
-            final = self._final_activity()
-            if final is not None:
-                aux = {**aux, "max_activity": final}
-        self.optimizer.lr.step()
-        return loss, jnp.asarray(lr, jnp.float32), aux
+    # --- settings (read from the config) -------------------------------------------------
+    @property
+    def num_steps(self) -> int:
+        return self.config.num_steps
 
-    def _final_activity(self):
-        """``max |state|`` at the trial's last time step, for methods that do not report it."""
-        peaks = []
-        for cell in getattr(self.model, "layers", ()):
-            for name in getattr(cell, "state_names", ("h",)):
-                try:
-                    value = getattr(cell, name).value
-                except Exception:  # a state that lived only inside an inner transform
-                    return None
-                peaks.append(jnp.max(jnp.abs(jax.lax.stop_gradient(value))))
-        if not peaks:
-            return None
-        out = peaks[0]
-        for p in peaks[1:]:
-            out = jnp.maximum(out, p)
+    @property
+    def batch_size(self) -> int:
+        return self.config.batch_size
+
+    @property
+    def seed(self) -> int:
+        return self.config.seed
+
+    @property
+    def eval_every(self) -> int:
+        return self.config.eval_every
+
+    @property
+    def eval_trials(self) -> int:
+        return self.config.eval_trials
+
+    @property
+    def log_every(self) -> int:
+        return self.config.log_every
+
+    @property
+    def clip_norm(self):
+        return self.config.clip_norm
+
+    @property
+    def activity_bound(self):
+        return self.config.activity_bound
+
+    @property
+    def eval_metric_names(self) -> list[str]:
+        return self.history.eval_metric_names
+
+    @property
+    def phase(self) -> Phase:
+        """The phase training is in."""
+        return self.phases[min(self.phase_index, len(self.phases) - 1)]
+
+    # --- the compiled step ---------------------------------------------------------------
+    def _count_trace(self):
+        self.num_traces += 1
+
+    def _phase_fn(self, index: int):
+        if index not in self._step_fns:
+            phase = self.phases[index]
+            step = make_train_step(
+                forward=self.forward, task=phase.task, method=self._methods[index],
+                objective=self.objective, optimizer=self._fopt, batch_size=self.batch_size,
+                clip_norm=self.clip_norm, phase=phase, monitor=self.activity_bound is not None,
+                on_trace=self._count_trace)
+            self._step_fns[index] = jax.jit(step)
+        return self._step_fns[index]
+
+    def _ensure_carry(self):
+        if self._carry is None:
+            values = {k: s.value for k, s in self.params.items()}
+            # strong dtypes: a weakly typed value (e.g. set from a Python float) would make the
+            # step's output types differ from its input's and cost a second compilation
+            self._carry = jax.tree.map(lambda v: jnp.asarray(v, dtype=jnp.result_type(v)),
+                                       (values, self._fopt.read_state(values)))
+        return self._carry
+
+    def step_fn(self, step):
+        """Run training step ``step`` (an int32 scalar) of the current phase on the trainer's
+        carry and return ``(loss, lr, aux)`` without syncing to the host (for benchmarks)."""
+        carry = self._ensure_carry()
+        self._carry, out = self._phase_fn(self.phase_index)(carry, jnp.asarray(step, jnp.int32), self._key)
         return out
 
-    def _apply_update(self, grads):
-        """Clip (if asked), apply the optimizer; return the gradient's global norm before clipping."""
-        if self.clip_norm is not None:
-            grads, norm = clip_by_global_norm(grads, self.clip_norm)
-        else:
-            norm = jnp.sqrt(sum(jnp.sum(g ** 2) for g in jax.tree.leaves(grads)))
-        self.optimizer.update(grads)
-        return norm
+    def lower_step(self, step=0):
+        """The lowered (not yet compiled) step of the current phase, e.g. for
+        ``trainer.lower_step().compile().memory_analysis()``."""
+        return self._phase_fn(self.phase_index).lower(self._ensure_carry(), jnp.asarray(step, jnp.int32),
+                                                     self._key)
 
-    def _eval(self):
-        batch = self.task.sample(self._eval_key, self.eval_trials)
-        brainstate.random.set_key(jax.random.fold_in(self._eval_key, 1))
-        outputs, _ = self.model.run(batch.inputs)
-        out = {k: jnp.mean(v) for k, v in self.task.trial_metrics(outputs, batch).items()}
-        out.update({f"ideal_{k}": jnp.mean(v) for k, v in self.task.ideal_observer(batch).items()})
-        return out
+    def _sync(self) -> None:
+        """Write the carry into the model's ParamStates and the optimizer object."""
+        if self._carry is None:
+            return
+        values, opt_state = self._carry
+        for k, s in self.params.items():
+            s.value = values[k]
+        self._fopt.write_back(opt_state, steps=self.step)
 
+    # --- evaluation ----------------------------------------------------------------------
     def evaluate_now(self) -> dict[str, float]:
         """Score the model on the fixed held-out batch (``eval_trials`` trials)."""
-        return {k: float(v) for k, v in self._eval_fn().items()}
+        params = self._ensure_carry()[0]
+        return {k: float(v) for k, v in self._eval_fn(params, self._key).items()}
 
-    # --- checkpoints -----------------------------------------------------------------------
+    # --- checkpoints ---------------------------------------------------------------------
     def settings(self) -> dict[str, Any]:
         """The settings the remaining steps depend on (stored in checkpoints, compared on restore)."""
-        return {"seed": self.seed, "batch_size": self.batch_size, "num_steps": self.num_steps,
-                "l2": self.objective.l2, "rate_l2": self.objective.rate_l2, "clip_norm": self.clip_norm,
-                "eval_every": self.eval_every, "eval_trials": self.eval_trials, "log_every": self.log_every,
-                "activity_bound": self.activity_bound, "task": self.task.config(),
-                "method": self.method.config(), "optimizer": type(self.optimizer).__name__}
+        out = {**self.config.to_dict(), "task": self.task.config(), "method": self.method.config(),
+               "optimizer": type(self.optimizer).__name__}
+        if len(self.phases) > 1 or self.phases[0].task != self.task:
+            out["schedule"] = [p.describe() for p in self.phases]
+        return out
 
     def state_dict(self) -> dict[str, Any]:
         """The trainer's own state for a checkpoint (weights and optimizer are saved apart).
 
         ``rng`` (brainstate's global key), ``history`` (losses, learning rates, auxiliary
-        values and evaluations so far), ``callbacks`` (each callback's :meth:`~Callback.state_dict`)
-        and ``trainer`` (:meth:`settings`, as JSON).
+        values and evaluations so far), ``phase`` (the phase and where it began, the phases
+        finished), ``callbacks`` (each callback's :meth:`~Callback.state_dict`) and
+        ``trainer`` (:meth:`settings`, as JSON).
         """
-        import json
-
-        evals = {k: np.asarray([r.get(k, np.nan) for r in self._eval_rows], np.float64)
-                 for k in (self._eval_rows[0] if self._eval_rows else ())}
         callbacks = {}
         for name, cb in self._named_callbacks():
             state = cb.state_dict()
@@ -298,14 +343,9 @@ class Trainer:
                 callbacks[name] = state
         return {
             "rng": {"key": np.asarray(jax.random.key_data(brainstate.random.DEFAULT.value))},
-            "history": {
-                "start": int(self.history_start),
-                "loss": np.asarray(self._losses, np.float64),
-                "lr": np.asarray(self._lrs, np.float64),
-                "aux": {k: np.asarray(v, np.float64) for k, v in self._auxs.items()},
-                "eval_steps": np.asarray(self._eval_steps, np.int64),
-                "eval": evals,
-            },
+            "history": self.history.state_dict(),
+            "phase": json.dumps({"index": self.phase_index, "start": self.phase_start,
+                                 "finished": self.history.phases}),
             "callbacks": callbacks,
             "trainer": json.dumps(self.settings(), sort_keys=True, default=str),
         }
@@ -327,6 +367,8 @@ class Trainer:
         """
         from ..io import save_checkpoint
 
+        self._ensure_carry()
+        self._sync()
         return save_checkpoint(path, self.params, self.optimizer, step=self.step, extra=self.state_dict())
 
     def restore(self, path: str | os.PathLike) -> int:
@@ -334,9 +376,9 @@ class Trainer:
 
         Everything is checked before anything is changed: the parameters' names and shapes
         (the first mismatch is named with both shapes), the optimizer state's structure, the
-        step (at most ``num_steps``). The history and the callbacks' state are restored when the
-        checkpoint holds them (those written by :meth:`save_checkpoint` and the
-        :class:`Checkpoint` callback do). A warning names any setting (seed, batch size,
+        step (at most ``num_steps``). The history, the phase and the callbacks' state are
+        restored when the checkpoint holds them (those written by :meth:`save_checkpoint` and
+        the :class:`Checkpoint` callback do). A warning names any setting (seed, batch size,
         method...) that differs from the checkpoint's, since the run would then not match an
         uninterrupted one.
 
@@ -358,8 +400,6 @@ class Trainer:
         ConfigError
             The checkpoint's step is past ``num_steps``.
         """
-        import json
-
         from ..io import latest_checkpoint, load_checkpoint, read_checkpoint
 
         path = os.fspath(path)
@@ -377,20 +417,19 @@ class Trainer:
         if step > self.num_steps:
             raise ConfigError(f"checkpoint {path} is at step {step}, past num_steps={self.num_steps}; "
                               f"pass num_steps >= {step} to continue from it.")
-        history = _parse_history(data.get("history"), step, path)
+        history = None if data.get("history") is None else History.from_state_dict(data["history"], step, path)
+        phase = _parse_phase(data.get("phase"), path)
         load_checkpoint(path, self.params, self.optimizer, data=data)
 
         key = (data.get("rng") or {}).get("key")
         if key is not None:
             _set_global_key(key, path)
-        if history is not None:
-            (self.history_start, self._losses, self._lrs, self._auxs, self._eval_steps,
-             self._eval_rows) = history
-            if self._eval_rows:
-                self.eval_metric_names = list(self._eval_rows[0])
+        self.history = history if history is not None else History(step)
+        if phase is not None:
+            self.phase_index, self.phase_start = int(phase["index"]), int(phase["start"])
+            self.history.phases = list(phase.get("finished", []))
         else:
-            self.history_start, self._losses, self._lrs, self._auxs = step, [], [], {}
-            self._eval_steps, self._eval_rows = [], []
+            self.phase_index, self.phase_start = self._phase_at(step)
         states = data.get("callbacks") or {}
         for name, cb in self._named_callbacks():
             if isinstance(states.get(name), Mapping):
@@ -407,61 +446,64 @@ class Trainer:
                 diffs = "; ".join(f"{k}: {old[k]!r} -> {new[k]!r}" for k in changed)
                 warnings.warn(f"resuming from {path} with other settings than it was trained with "
                               f"({diffs}); the result will differ from an uninterrupted run.", stacklevel=2)
+        # the functional state from the restored objects; the schedule's epoch at step 0
+        if self._fopt.source is not None:
+            epoch = int(np.asarray(self.optimizer.lr.last_epoch.value))
+            self._fopt = self._fopt.with_steps(self.num_steps, first_epoch=epoch - step)
+            self._step_fns.clear()
+        self._carry = None
+        self._ensure_carry()
         self.step = self.start_step = step
         self.resumed_from = step
         return step
 
+    def _phase_at(self, step: int) -> tuple[int, int]:
+        """The phase (and its start) that ``step`` falls in when no checkpoint says it."""
+        start = 0
+        for i, p in enumerate(self.phases):
+            stop = self.num_steps if p.steps is None else start + p.steps
+            if step < stop or i == len(self.phases) - 1:
+                return i, start
+            start = stop
+        return len(self.phases) - 1, start
+
+    def _phase_stop(self) -> int | None:
+        """The step at which the current phase ends by its length (``None``: an open last phase)."""
+        p = self.phase
+        return None if p.steps is None else self.phase_start + p.steps
+
+    def _phase_target_met(self, metrics: Mapping[str, float]) -> str | None:
+        p = self.phase
+        if p.until is None:
+            return None
+        key = p.metric or self.task.primary_metric
+        if key not in metrics:
+            raise ConfigError(f"phase {p.name!r}: metric {key!r} is not among the evaluation metrics "
+                              f"{sorted(metrics)}.")
+        if key == self.task.primary_metric:
+            higher = self.task.higher_is_better
+        else:
+            higher = not any(w in key for w in ("mse", "error", "loss"))
+        v = metrics[key]
+        ok = (v >= p.until) if higher else (v <= p.until)
+        return f"{key}={v:.4g} reached {p.until:g}" if ok and not np.isnan(v) else None
+
+    def _end_phase(self, reason: str) -> None:
+        p = self.phase
+        self.history.phases.append({"index": self.phase_index, "name": p.name, "start": self.phase_start,
+                                    "stop": self.step, "reason": reason})
+        self.phase_index += 1
+        self.phase_start = self.step
+        if self.phase_index < len(self.phases) and self.phases[self.phase_index].reset_optimizer:
+            params = self._carry[0]
+            self._carry = (params, self._fopt.init(params))
+
     # --- the loop --------------------------------------------------------------------------
-    def _snapshot(self):
-        return {k: jax.tree.map(np.asarray, v.value) for k, v in self.params.items()}
-
-    def _restore(self, snap):
-        for k, v in snap.items():
-            self.params[k].value = jax.tree.map(jnp.asarray, v)
-
-    @contextlib.contextmanager
-    def _signal_handlers(self):
-        """First SIGINT/SIGTERM: stop after the current step; second SIGINT: KeyboardInterrupt."""
-        if not self.handle_signals or threading.current_thread() is not threading.main_thread():
-            yield
-            return
-
-        def handler(signum, frame):
-            if self.interrupted_by is not None and signum == signal.SIGINT:
-                raise KeyboardInterrupt
-            self.interrupted_by = signum
-
-        old = {}
-        for sig in (signal.SIGINT, getattr(signal, "SIGTERM", None)):
-            if sig is None:
-                continue
-            try:
-                if signal.getsignal(sig) is signal.SIG_IGN:
-                    continue  # e.g. a background job: keep ignoring it
-                old[sig] = signal.signal(sig, handler)
-            except (ValueError, OSError):
-                continue
-        try:
-            yield
-        finally:
-            for sig, h in old.items():
-                with contextlib.suppress(ValueError, OSError, TypeError):
-                    # None: the old handler was not set from Python; give the default back
-                    signal.signal(sig, signal.SIG_DFL if h is None else h)
-
-    def _divergence_message(self, kind, value, step, last_good, lr):
-        if kind == "loss":
-            return (f"the training loss became {value} at step {step}. The model keeps its weights "
-                    f"from step {last_good}. Likely causes: a learning rate too high (now {lr:.3g}), "
-                    f"exploding recurrent activity or gradients; try a lower learning rate, "
-                    f"clip_norm=1.0, or a smaller recurrent weight scale.")
-        return (f"the hidden activity exploded: max |h| = {value:.3g} at step {step}, above "
-                f"activity_bound={self.activity_bound:g}. The model keeps its weights from step "
-                f"{last_good}. Likely cause: the recurrent weights grew too large for a "
-                f"non-saturating activation (relu, linear, softplus), from a learning rate too high "
-                f"(now {lr:.3g}) or unclipped gradients; try a lower learning rate, clip_norm=1.0, "
-                f"a tanh activation or a smaller recurrent weight scale (or raise activity_bound if "
-                f"such activity is intended).")
+    def _on_signal(self, signum) -> bool:
+        if self.interrupted_by is not None:
+            return False
+        self.interrupted_by = signum
+        return True
 
     def run(self) -> TrainResult:
         """Run the remaining steps (from :attr:`step` to ``num_steps``); return a :class:`TrainResult`.
@@ -476,13 +518,15 @@ class Trainer:
         """
         t0 = time.perf_counter()
         pending: list[tuple[int, Any]] = []
-        good = self._snapshot()
+        carry = self._ensure_carry()
+        good = carry
         compile_time = 0.0
-        start = self.step
+        compiled: set[int] = set()
         self.stop_training = False
         self.stop_reason = "completed"
         self.interrupted_by = None
         self.consistent = True
+        bound = self.activity_bound
         sync = sorted({int(n) for n in (getattr(cb, "sync_every", 0) for cb in self.callbacks) if n})
 
         def flush():
@@ -494,73 +538,90 @@ class Trainer:
             bad_loss = ~np.isfinite(chunk)
             bad = bad_loss.copy()
             peaks = None
-            if self.activity_bound is not None and "max_activity" in vals[0][2]:
+            if bound is not None and "max_activity" in vals[0][2]:
                 peaks = np.array([float(v[2]["max_activity"]) for v in vals])
-                bad |= ~(peaks <= self.activity_bound)
+                bad |= ~(peaks <= bound)
             if bad.any():
                 j = int(np.flatnonzero(bad)[0])
                 last_good = pending[0][0]
-                self._restore(good)
+                self._carry = good
+                self.step = last_good
+                self._sync()
                 self.stop_reason = "diverged"
                 kind, value = ("loss", chunk[j]) if bad_loss[j] else ("activity", peaks[j])
                 raise TrainingDivergedError(
-                    self._divergence_message(kind, value, pending[j][0] + 1, last_good, float(vals[j][1])),
+                    _divergence_message(kind, value, pending[j][0] + 1, last_good, float(vals[j][1]), bound),
                     step=pending[j][0] + 1,
                 )
-            self._losses.extend(chunk.tolist())
-            self._lrs.extend(float(v[1]) for v in vals)
-            for v in vals:
-                for k, a in v[2].items():
-                    self._auxs.setdefault(k, []).append(float(a))
+            self.history.add_steps(chunk, [v[1] for v in vals], [v[2] for v in vals])
             logs = {"step": pending[-1][0] + 1, "loss": float(chunk.mean()), "lr": float(vals[-1][1])}
             for k in vals[-1][2]:
                 xs = [float(v[2][k]) for v in vals]
                 logs[k] = float(np.max(xs)) if k.startswith("max_") else float(np.mean(xs))
             pending.clear()
-            good = self._snapshot()
+            good = self._carry
+            self._sync()
             for cb in self.callbacks:
                 cb.on_log(self, logs)
 
         def evaluate(step):
             metrics = self.evaluate_now()
-            self.eval_metric_names = list(metrics)
-            self._eval_steps.append(step)
-            self._eval_rows.append(metrics)
+            self.history.add_eval(step, metrics)
             for cb in self.callbacks:
                 cb.on_eval(self, step, metrics)
+            return metrics
 
-        with self._signal_handlers():
+        with stop_on_signals(self.handle_signals, self._on_signal):
+            self._sync()
             for cb in self.callbacks:
                 cb.on_train_begin(self)
             try:
-                if self.eval_every and self.step == 0 and 0 not in self._eval_steps:
+                if self.eval_every and self.step == 0 and not self.history.evaluated_at(0):
                     evaluate(0)  # the learning curve starts from the untrained network
-                while (self.step < self.num_steps and not self.stop_training
-                       and self.interrupted_by is None):
-                    i = self.step
-                    if i == start:
+                while (self.step < self.num_steps and self.phase_index < len(self.phases)
+                       and not self.stop_training and self.interrupted_by is None):
+                    stop = self._phase_stop()
+                    if stop is not None and self.step >= stop:
+                        self._end_phase("steps")
+                        continue
+                    i, pi = self.step, self.phase_index
+                    fn = self._phase_fn(pi)
+                    if pi not in compiled:
                         tc = time.perf_counter()
-                        out = self.step_fn(jnp.asarray(i, jnp.int32))
+                        new, out = fn(self._carry, jnp.asarray(i, jnp.int32), self._key)
                         jax.block_until_ready(out[0])
-                        compile_time = time.perf_counter() - tc
+                        compile_time += time.perf_counter() - tc
+                        compiled.add(pi)
                     else:
-                        out = self.step_fn(jnp.asarray(i, jnp.int32))
+                        new, out = fn(self._carry, jnp.asarray(i, jnp.int32), self._key)
+                    self._carry = new
                     pending.append((i, out))
                     self.step = i + 1
-                    is_last = self.step == self.num_steps
-                    is_eval = self.eval_every and (self.step % self.eval_every == 0 or is_last)
+                    stop = self._phase_stop()
+                    phase_over = stop is not None and self.step >= stop
+                    is_last = self.step == self.num_steps or (phase_over and pi == len(self.phases) - 1)
+                    is_eval = bool(self.eval_every) and (self.step % self.eval_every == 0 or is_last)
                     if is_eval:
-                        evaluate(self.step)
-                    if (is_eval or self.step % self.log_every == 0 or is_last
+                        reached = self._phase_target_met(evaluate(self.step))
+                        if reached and not phase_over:
+                            flush()
+                            self._end_phase(reached)
+                            continue
+                    if (is_eval or self.step % self.log_every == 0 or is_last or phase_over
                             or any(self.step % n == 0 for n in sync)):
                         flush()
+                    if phase_over:
+                        self._end_phase("steps")
                 flush()
             except KeyboardInterrupt:
-                # a second Ctrl-C (or one with handle_signals=False): the step in flight may have
-                # been cut between updating the weights and the optimizer state
-                pending.clear()
+                # a second Ctrl-C: the step in flight is dropped; the carry is the last finished step
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    try:
+                        flush()
+                    except TrainingDivergedError:
+                        pass
                 self.stop_reason = "interrupted"
-                self.consistent = False
             except TrainingDivergedError:
                 self.stop_reason = "diverged"
                 raise
@@ -570,43 +631,39 @@ class Trainer:
                 elif self.stop_training and self.stop_reason == "completed":
                     self.stop_reason = "stopped by a callback"
             finally:
+                self._sync()
                 for cb in self.callbacks:
                     cb.on_train_end(self)
-        keys = self._eval_rows[0].keys() if self._eval_rows else ()
+        h = self.history
+        keys = h.eval_metric_names
+        phases = list(h.phases)
+        if self.phase_index < len(self.phases):
+            reason = "end of training" if self.step == self.num_steps else self.stop_reason
+            phases.append({"index": self.phase_index, "name": self.phase.name, "start": self.phase_start,
+                           "stop": self.step, "reason": reason})
         return TrainResult(
-            loss=np.asarray(self._losses), lr=np.asarray(self._lrs),
-            eval_steps=np.asarray(self._eval_steps, dtype=int),
-            eval_metrics={k: np.asarray([r[k] for r in self._eval_rows]) for k in keys},
-            num_steps=self.history_start + len(self._losses), wall_time_s=time.perf_counter() - t0,
+            loss=np.asarray(h.loss), lr=np.asarray(h.lr),
+            eval_steps=np.asarray(h.eval_steps, dtype=int),
+            eval_metrics={k: np.asarray([r[k] for r in h.eval_rows]) for k in keys},
+            num_steps=h.num_steps, wall_time_s=time.perf_counter() - t0,
             compile_time_s=compile_time, stop_reason=self.stop_reason, num_traces=self.num_traces,
-            aux={k: np.asarray(v) for k, v in self._auxs.items()},
+            aux={k: np.asarray(v) for k, v in h.aux.items()},
             untrained={".".join(map(str, k)): v for k, v in self.untrained.items()},
-            parameters=self.method.describe_parameters(self.params, self.untrained),
-            history_start=self.history_start, resumed_from=self.resumed_from,
+            parameters=self.method.describe_parameters(list(self.params), self.untrained),
+            history_start=h.start, resumed_from=self.resumed_from, phases=phases,
         )
 
 
-def _parse_history(h, step: int, path: str):
-    """Validate a checkpoint's ``history`` entry; ``None`` if there is none."""
-    if h is None:
+def _parse_phase(text, path: str):
+    if text is None:
         return None
-    fix = f"The history in checkpoint {path} is malformed; the file was not written by neurotrain."
     try:
-        start = int(h.get("start", 0))
-        loss = [float(x) for x in np.asarray(h["loss"], np.float64).reshape(-1)]
-        lr = [float(x) for x in np.asarray(h["lr"], np.float64).reshape(-1)]
-        aux = {str(k): [float(x) for x in np.asarray(v, np.float64).reshape(-1)]
-               for k, v in (h.get("aux") or {}).items()}
-        eval_steps = [int(x) for x in np.asarray(h.get("eval_steps", []), np.int64).reshape(-1)]
-        evals = {str(k): np.asarray(v, np.float64).reshape(-1) for k, v in (h.get("eval") or {}).items()}
-    except (AttributeError, KeyError, TypeError, ValueError) as e:
-        raise CheckpointError(f"{fix} ({type(e).__name__}: {e})") from None
-    n = len(loss)
-    if (start + n != step or len(lr) != n or any(len(v) != n for v in aux.values())
-            or any(len(v) != len(eval_steps) for v in evals.values())):
-        raise CheckpointError(f"{fix} (its lengths do not match the step {step}).")
-    rows = [{k: float(v[i]) for k, v in evals.items()} for i in range(len(eval_steps))]
-    return start, loss, lr, aux, eval_steps, rows
+        phase = json.loads(text) if isinstance(text, str) else dict(text)
+        int(phase["index"]), int(phase["start"])
+    except (TypeError, ValueError, KeyError) as e:
+        raise CheckpointError(f"the phase record in checkpoint {path} is malformed ({e}); the file was "
+                              f"not written by neurotrain.") from None
+    return phase
 
 
 def _set_global_key(key, path: str) -> None:
@@ -628,11 +685,12 @@ def _set_global_key(key, path: str) -> None:
 
 
 def train(model, task, optimizer=None, *, method: GradientMethod | None = None,
-          config: TrainConfig | None = None, callbacks: Sequence[Callback] = (),
-          resume_from: str | os.PathLike | None = None, **settings) -> TrainResult:
+          schedule: Sequence[Phase] | None = None, config: TrainConfig | None = None,
+          callbacks: Sequence[Callback] = (), resume_from: str | os.PathLike | None = None,
+          **settings) -> TrainResult:
     """Train ``model`` on ``task``.
 
-    Each step draws a fresh batch inside the jitted step (from ``seed`` and the step index),
+    Each step draws a fresh batch inside the compiled step (from ``seed`` and the step index),
     runs the model, computes the loss, the gradient with ``method``, clips it, updates the
     weights with ``optimizer`` and advances the optimizer's learning-rate schedule.
 
@@ -641,35 +699,26 @@ def train(model, task, optimizer=None, *, method: GradientMethod | None = None,
     model : neurotrain.models.RNN
         The network; its ``num_in``/``num_out`` must match the task's.
     task : neurotrain.tasks.Task
-    optimizer : braintools.optim optimizer, optional
+    optimizer : braintools.optim optimizer or optax.GradientTransformation, optional
         Default ``braintools.optim.Adam(lr=1e-3)``. A scheduler passed as its ``lr`` is stepped
         once per training step.
     method : GradientMethod, optional
-        Default :class:`BPTT`.
-    num_steps, batch_size : int
-        Training steps and trials per step.
-    seed : int
-        Seeds the batches and the network noise (the weights are seeded when the model is
-        built, e.g. with ``brainstate.random.seed``).
-    l2 : float
-        Coefficient of the L2 penalty on every trainable parameter (seed 000 uses 2e-4).
-    rate_l2 : float
-        Coefficient of the firing-rate penalty ``mean(h**2)``.
-    clip_norm : float, optional
-        Clip the gradient's global norm to this value.
-    eval_every : int
-        Score on ``eval_trials`` held-out trials before training and every this many steps
-        (0: never). The held-out trials are the same at every evaluation.
-    log_every : int
-        Steps between host synchronisations (loss logging, NaN checks, callbacks).
+        How gradients are computed: :class:`BPTT` (default) or an online method.
+    schedule : list of Phase, optional
+        Train in phases, each compiled once (another task or ``dt``, a learning-rate scale,
+        method options, an early end on a held-out target); see :class:`Phase`.
+    config : TrainConfig, optional
+        The training settings; keyword ``settings`` override it.
     callbacks : sequence of Callback
         E.g. :class:`ProgressBar`, :class:`CSVLogger`, :class:`EarlyStopping`, :class:`Checkpoint`.
-    activity_bound : float or None
-        Stop when the hidden activity ``max |h|`` exceeds this (default ``1e4``; ``None``: never).
     resume_from : str or PathLike, optional
         A checkpoint file or a run directory: continue from it (see :meth:`Trainer.restore`).
         Build ``model`` and ``optimizer`` as for the original run; with the same ``seed`` the
         result is bit-identical on the CPU to a run done in one go.
+    **settings
+        Any field of :class:`TrainConfig`: ``num_steps``, ``batch_size``, ``seed``, ``l2``,
+        ``rate_l2``, ``clip_norm``, ``eval_every``, ``eval_trials``, ``log_every``,
+        ``activity_bound``.
 
     Returns
     -------
@@ -691,7 +740,8 @@ def train(model, task, optimizer=None, *, method: GradientMethod | None = None,
     >>> result.num_steps, result.num_traces
     (20, 1)
     """
-    trainer = Trainer(model, task, optimizer, method=method, config=config, callbacks=callbacks, **settings)
+    trainer = Trainer(model, task, optimizer, method=method, schedule=schedule, config=config,
+                      callbacks=callbacks, **settings)
     if resume_from is not None:
         trainer.restore(resume_from)
     return trainer.run()

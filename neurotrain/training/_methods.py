@@ -1,39 +1,129 @@
-"""Gradient methods: strategy objects that turn a batch into a loss and gradients."""
+"""Gradient methods: frozen strategy objects that turn a batch into a loss, gradients and updates.
+
+A method is passed as ``train(..., method=...)``. It is immutable: :meth:`GradientMethod.prepare`
+returns a prepared copy (e.g. with a warm-up resolved from the task) and never changes the
+method in place. Inside the compiled training step the method receives a :class:`StepContext`
+(the model's pure forward pass, the objective, the phase's settings and the update function)
+and explicit values: the parameters, the optimiser state, the batch and a random key. Nothing
+is read from brainstate's global state, so one step can be mapped over many networks.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
 
 import brainstate
+import jax
+import jax.numpy as jnp
 
-__all__ = ["GradientMethod", "BPTT", "METHODS", "get_method", "register_method"]
+from .._errors import ConfigError
+from .._registry import Registry
+
+__all__ = ["GradientMethod", "BPTT", "StepContext", "METHODS", "get_method", "register_method"]
+
+#: the gradient methods by name (``"bptt"``, ``"d-rtrl"``...); see :func:`register_method`
+METHODS: Registry[type] = Registry("gradient method", argument="method",
+                                   hint="See `neurotrain train --help` for what each one is.")
 
 
+def register_method(cls):
+    """Class decorator: make a :class:`GradientMethod` available by its ``name`` (and ``aliases``).
+
+    Examples
+    --------
+    >>> import dataclasses
+    >>> @register_method
+    ... @dataclasses.dataclass(frozen=True)
+    ... class Doubled(BPTT):
+    ...     name = "doubled-bptt"
+    >>> type(get_method("doubled_bptt")).__name__
+    'Doubled'
+    """
+    METHODS.add(cls.name, cls, aliases=tuple(getattr(cls, "aliases", ())))
+    return cls
+
+
+def get_method(name: str, **params: Any) -> GradientMethod:
+    """Build the gradient method registered as ``name`` (``"bptt"``, ``"d-rtrl"``, ``"pp-prop"``...).
+
+    Examples
+    --------
+    >>> get_method("d_rtrl", warmup=5)
+    DRTRL(vjp_method='multi-step', warmup=5, update_every=None)
+    """
+    cls = METHODS.get(name)
+    try:
+        return cls(**params)
+    except TypeError as e:
+        fields = [f.name for f in dataclasses.fields(cls)] if dataclasses.is_dataclass(cls) else []
+        allowed = f" Its options: {', '.join(fields)}." if fields else " It takes no options."
+        raise ConfigError(f"bad option for method {cls.name!r}: {e}.{allowed}") from None
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class StepContext:
+    """What a method gets inside the compiled step, besides explicit values.
+
+    Attributes
+    ----------
+    forward : neurotrain.models.Forward
+        The model's pure forward pass.
+    objective : neurotrain.training.Objective
+        The loss (task loss and penalties).
+    update : callable
+        ``update(params, opt_state, grads) -> (params, opt_state, grad_norm)``: clips the
+        gradient (if asked) and applies the optimiser at this step's learning rate.
+    dt : float or None
+        The model's integration step in this phase (``None``: each cell's own).
+    options : dict
+        The phase's method options (e.g. a mixing ratio), empty by default.
+    monitor : bool
+        Report ``max_activity`` (the largest ``|h|`` of the batch) in the auxiliary values.
+    """
+
+    forward: Any
+    objective: Any
+    update: Callable
+    dt: float | None = None
+    options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    monitor: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
 class GradientMethod:
     """Base class of the strategies passed as ``train(..., method=...)``.
 
     A method computes, for one batch, the loss and a gradient for **every** trainable
-    parameter (a dict with the same keys as ``params``). Methods whose gradient is not exact
-    say so in ``exact`` and in their docstring. A method that cannot train some parameter must
-    name it through :meth:`untrained_parameters` so the user is told once.
+    parameter (a dict with the same keys as the parameters). Methods whose gradient is not
+    exact say so in ``exact`` and in their docstring. A method that cannot train some
+    parameter names it in :meth:`untrained_parameters`; the trainer tells the user once.
+
+    Subclasses are frozen dataclasses (their fields are their options) and override
+    :meth:`gradients` (one gradient per batch) or :meth:`train_step` (methods that update
+    several times per batch, like truly online learning).
     """
 
     #: registry name used in configs and on the command line
-    name: str = "method"
+    name: ClassVar[str] = "method"
     #: whether the gradient equals the true gradient of the loss
-    exact: bool = True
+    exact: ClassVar[bool] = True
 
-    def prepare(self, model, task, params) -> None:
-        """Validate the model/task pairing before anything is compiled."""
+    # --- before compiling ----------------------------------------------------------------
+    def prepare(self, model, task) -> GradientMethod:
+        """Validate the model/task pairing; return the method to train with (a copy if
+        anything had to be resolved; ``self`` otherwise). Never modifies ``self``."""
+        return self
 
-    def untrained_parameters(self, model, params) -> dict[Any, str]:
+    def untrained_parameters(self, model) -> dict[tuple, str]:
         """``{parameter path: reason}`` for parameters this method gives no gradient."""
         return {}
 
-    def describe_parameters(self, params, untrained) -> dict[str, str]:
+    def describe_parameters(self, keys, untrained: Mapping[tuple, str]) -> dict[str, str]:
         """``{dotted path: how it is trained}`` for every parameter (recorded in run directories)."""
         out = {}
-        for k in params:
+        for k in keys:
             name = ".".join(map(str, k))
             out[name] = f"fixed: {untrained[k]}" if k in untrained else self._how(k)
         return out
@@ -41,74 +131,143 @@ class GradientMethod:
     def _how(self, path) -> str:
         return f"exact gradient ({self.name})"
 
-    def loss_and_grads(self, model, batch, objective, params):
-        """Return ``(grads, loss, aux)`` for one batch; called inside the jitted step."""
+    def config(self) -> dict[str, Any]:
+        """The method's name and options (JSON-serialisable; :func:`get_method` rebuilds it)."""
+        out: dict[str, Any] = {"name": self.name}
+        out.update({f.name: getattr(self, f.name) for f in dataclasses.fields(self)})
+        return out
+
+    # --- inside the compiled step --------------------------------------------------------
+    def forward_transform(self, ctx: StepContext, batch):
+        """A forward-pass transform for this batch (see :mod:`neurotrain.models`), or ``None``."""
+        return None
+
+    def gradients(self, ctx: StepContext, params, batch, key):
+        """``(grads, loss, aux)`` of one batch (pure)."""
         raise NotImplementedError
 
-    def train_step(self, model, batch, objective, params, apply_update):
-        """One training step on ``batch``; returns ``(loss, aux)``.
+    def train_step(self, ctx: StepContext, params, opt_state, batch, key):
+        """One training step on ``batch``: ``(params, opt_state, loss, aux)`` (pure).
 
-        ``apply_update(grads)`` clips the gradient (if asked) and applies the optimizer; it
-        returns the gradient norm before clipping. The default computes the gradient of the
-        whole batch with :meth:`loss_and_grads` and applies it once; online methods may apply
-        several updates per sequence.
+        The default computes :meth:`gradients` and applies one update.
         """
-        grads, loss, aux = self.loss_and_grads(model, batch, objective, params)
-        aux = dict(aux)
-        aux["grad_norm"] = apply_update(grads)
-        return loss, aux
+        grads, loss, aux = self.gradients(ctx, params, batch, key)
+        params, opt_state, norm = ctx.update(params, opt_state, grads)
+        return params, opt_state, loss, {**aux, "grad_norm": norm}
 
-    def config(self) -> dict[str, Any]:
-        return {"name": self.name}
+    # --- convenience ---------------------------------------------------------------------
+    def loss_and_grads(self, model, batch, objective, params=None, *, key=None):
+        """``(grads, loss, aux)`` at the model's current weights, keyed like ``params``.
+
+        A convenience for comparing methods outside training (e.g. gradient checks): the
+        gradient of the whole batch is computed (compiled) and returned, not applied. Call it
+        directly, not inside a brainstate transformation.
+
+        Parameters
+        ----------
+        model : neurotrain.models.RNN
+        batch : TrialBatch
+        objective : Objective
+        params : dict of ParamState, optional
+            Which parameters to return gradients for (default: all of the model's).
+        key : jax PRNG key, optional
+            The network noise (default: noise-free).
+        """
+        fwd = model.forward()
+
+        def compute(values, batch, key):
+            ctx = StepContext(forward=fwd, objective=objective, update=None, monitor=False)
+            return self.gradients(ctx, values, batch, key)
+
+        grads, loss, aux = jax.jit(compute)(fwd.params(), batch, key)
+        if params is not None:
+            grads = {k: grads[k] for k in params}
+        return grads, loss, aux
 
 
+def max_abs(x) -> jax.Array:
+    """``max |x|`` without a gradient (the activity monitor)."""
+    return jnp.max(jnp.abs(jax.lax.stop_gradient(x)))
+
+
+@register_method
+@dataclasses.dataclass(frozen=True)
 class BPTT(GradientMethod):
-    """Back-propagation through time with ``brainstate.transform.grad``: the exact gradient.
+    """Back-propagation through time: the exact gradient, by ``jax.value_and_grad`` of the
+    pure forward pass.
 
-    The hidden state is initialised inside the differentiated function, so a trainable
-    initial state (``train_h0=True``) receives its exact gradient.
+    The initial state is computed inside the differentiated function, so a trainable initial
+    state (``train_h0=True``) receives its exact gradient.
 
     Examples
     --------
     >>> import neurotrain as nt
     >>> method = nt.training.BPTT()
-    >>> method.exact
-    True
+    >>> method.exact, method.config()
+    (True, {'name': 'bptt'})
     """
 
-    name = "bptt"
-    exact = True
+    name: ClassVar[str] = "bptt"
+    exact: ClassVar[bool] = True
 
-    def loss_and_grads(self, model, batch, objective, params):
-        def loss_fn():
-            outputs, activity = model.run(batch.inputs)
-            return objective(outputs, activity, batch, params)
+    def gradients(self, ctx: StepContext, params, batch, key):
+        transform = self.forward_transform(ctx, batch)
 
-        grads, loss, aux = brainstate.transform.grad(loss_fn, params, has_aux=True, return_value=True)()
+        def loss_fn(p):
+            outputs, activity, _ = ctx.forward.run(p, batch.inputs, key=key, dt=ctx.dt, transform=transform)
+            total, aux = ctx.objective(outputs, activity, batch, p)
+            if ctx.monitor:
+                aux = {**aux, "max_activity": max_abs(activity)}
+            return total, aux
+
+        (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
         return grads, loss, aux
 
 
-METHODS: dict[str, type] = {"bptt": BPTT}
+def _readable(states):
+    """The states whose value can be read here (not dead tracers of an earlier trace)."""
+    out = []
+    for s in states:
+        try:
+            _ = s.value
+        except Exception:  # noqa: BLE001 - brainstate refuses to hand out a leaked tracer
+            continue
+        out.append(s)
+    return out
 
 
-def register_method(cls):
-    """Class decorator: make a :class:`GradientMethod` available by its ``name``."""
-    METHODS[cls.name] = cls
-    return cls
+def stateful_to_pure(fun: Callable, model, example_args: tuple):
+    """Turn ``fun(*args)``, which reads and writes ``model``'s ``ParamState`` s through
+    brainstate, into ``pure(params, *args)`` (``params``: ``{path: value}``).
 
-
-def get_method(name: str, **params: Any) -> GradientMethod:
-    """Build the gradient method registered as ``name`` (``"bptt"``, ``"d-rtrl"``, ``"pp-prop"``)."""
-    import difflib
-
-    from .._errors import ConfigError
-
-    key = str(name).lower().replace("_", "-")
-    if key not in METHODS:
-        close = difflib.get_close_matches(key, METHODS, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ConfigError(f"method={name!r} is not a known gradient method.{hint} Known: {', '.join(METHODS)}.")
+    brainstate traces ``fun`` once (:class:`brainstate.transform.StatefulFunction`); the
+    parameters enter the traced program as arguments, so ``pure`` works under ``jax.jit``,
+    ``jax.vmap`` and ``jax.grad`` like any JAX function. Other states ``fun`` touches (e.g.
+    hidden states it initialises, the random key it sets) take their current values, which
+    ``fun`` must overwrite before reading.
+    """
+    sf = brainstate.transform.StatefulFunction(fun)
+    # tracing may replace the model's hidden states (online learners make per-trial ones) and
+    # leave traced values in them; put the original state objects and values back afterwards,
+    # so that nothing of the trace escapes into an enclosing transformation
+    saved = [(s, s.value) for s in _readable(model.states().values())]
+    attrs = {id(m): dict(vars(m)) for m in model.nodes().values()}
     try:
-        return METHODS[key](**params)
-    except TypeError as e:
-        raise ConfigError(f"bad option for method {key!r}: {e}.") from None
+        sf.make_jaxpr(*example_args)
+        states = sf.get_states(*example_args)
+    finally:
+        for m in model.nodes().values():
+            if id(m) in attrs:
+                for name, value in attrs[id(m)].items():
+                    if isinstance(value, brainstate.HiddenState):
+                        setattr(m, name, value)
+        for st, value in saved:
+            st.value = value
+    key_of = {id(s): k for k, s in model.states(brainstate.ParamState).items()}
+
+    def pure(params, *args):
+        values = [params[key_of[id(s)]] if id(s) in key_of else s.value for s in states]
+        _, out = sf.jaxpr_call(values, *args)
+        return out
+
+    return pure

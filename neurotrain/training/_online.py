@@ -10,8 +10,9 @@ of exactly the loss that :class:`~neurotrain.training.BPTT` differentiates.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
-from typing import Any
+from typing import Any, ClassVar
 
 import brainstate
 import braintrace
@@ -19,31 +20,19 @@ import jax
 import jax.numpy as jnp
 
 from .._errors import ConfigError
+from .._validate import check_choice, check_int, is_number
+from ..models import noise_disabled
 from ._losses import l2_penalty
-from ._methods import GradientMethod, register_method
+from ._methods import GradientMethod, max_abs, register_method, stateful_to_pure
 
 __all__ = ["OnlineMethod", "DRTRL", "PPProp", "ESDRTRL"]
-
-
-class _CellStack(brainstate.nn.Module):
-    """The model's cells without the readout: what the online learner wraps."""
-
-    def __init__(self, layers):
-        super().__init__()
-        self.layers = layers
-
-    def update(self, x):
-        hs = []
-        for cell in self.layers:
-            x = cell(x)
-            hs.append(x)
-        return x, (hs[0] if len(hs) == 1 else jnp.concatenate(hs, axis=-1))
 
 
 def _is_initial_state(path) -> bool:
     return isinstance(path, tuple) and bool(path) and path[-1] in ("h0", "c0")
 
 
+@dataclasses.dataclass(frozen=True)
 class OnlineMethod(GradientMethod):
     """Base class of the braintrace-based online methods.
 
@@ -56,14 +45,15 @@ class OnlineMethod(GradientMethod):
         in braintrace 0.2.6 (twice the true gradient already at ``T = 1``); a warning says so.
     warmup : int or "auto"
         Leading time steps run without computing gradients (the hidden states and eligibility
-        traces still evolve, as in seed 001's ``n_sim``). Any loss weight inside the warm-up is
-        dropped from the gradient (not from the reported loss). ``"auto"``: the number of
-        leading steps with zero loss weight in 1024 sampled trials of the task.
+        traces still evolve, as the ``n_sim`` warm-up of braintrace's copy-task example). Any
+        loss weight inside the warm-up is dropped from the gradient (not from the reported
+        loss). ``"auto"``: the number of leading steps with zero loss weight in 1024 sampled
+        trials of the task, resolved by :meth:`prepare`.
     update_every : int, optional
         ``None`` (default): accumulate the gradient over the whole trial and update once at
-        its end (seed 001). ``k``: apply an optimizer update every ``k`` time steps within the
-        trial, truly online; the L2 penalty's gradient is spread over the updates in
-        proportion to their length.
+        its end. ``k``: apply an optimizer update every ``k`` time steps within the trial,
+        truly online; the L2 penalty's gradient is spread over the updates in proportion to
+        their length.
 
     Notes
     -----
@@ -73,30 +63,24 @@ class OnlineMethod(GradientMethod):
     cells with ``train_h0=False``.
     """
 
-    exact = False
-    algorithm: Any = None
+    vjp_method: str = "multi-step"
+    warmup: int | str = 0
+    update_every: int | None = None
 
-    def __init__(self, *, vjp_method: str = "multi-step", warmup: int | str = 0,
-                 update_every: int | None = None):
-        if vjp_method not in ("single-step", "multi-step"):
-            raise ConfigError(f"vjp_method must be 'single-step' or 'multi-step'; got {vjp_method!r}.")
-        if not (warmup == "auto" or (isinstance(warmup, int) and not isinstance(warmup, bool) and warmup >= 0)):
-            raise ConfigError(f"warmup must be an integer >= 0 or 'auto'; got {warmup!r}.")
-        if update_every is not None and (isinstance(update_every, bool) or not isinstance(update_every, int)
-                                         or update_every < 1):
-            raise ConfigError(f"update_every must be None or an integer >= 1; got {update_every!r}.")
-        self.vjp_method, self.warmup, self.update_every = vjp_method, warmup, update_every
-        self._warmup_steps = 0 if warmup == "auto" else int(warmup)
-        self._warned = False
+    exact: ClassVar[bool] = False
+    algorithm: ClassVar[Any] = None
+
+    def __post_init__(self):
+        check_choice("vjp_method", self.vjp_method, ("single-step", "multi-step"))
+        if self.warmup != "auto":
+            object.__setattr__(self, "warmup", check_int("warmup", self.warmup, minimum=0,
+                                                         fix="Or pass warmup='auto'."))
+        object.__setattr__(self, "update_every", check_int("update_every", self.update_every, minimum=1,
+                                                           allow_none=True))
 
     # --- configuration -------------------------------------------------------------------------
     def algorithm_options(self) -> dict[str, Any]:
         return {"vjp_method": self.vjp_method}
-
-    def config(self) -> dict[str, Any]:
-        return {"name": self.name, "vjp_method": self.vjp_method, "warmup": self.warmup,
-                "update_every": self.update_every, **{k: v for k, v in self.algorithm_options().items()
-                                                      if k != "vjp_method"}}
 
     def _how(self, path) -> str:
         if path and path[0] == "readout":
@@ -104,7 +88,8 @@ class OnlineMethod(GradientMethod):
         return f"online, approximate ({self.name}, {self.vjp_method} VJP)"
 
     # --- checks --------------------------------------------------------------------------------
-    def prepare(self, model, task, params) -> None:
+    def prepare(self, model, task) -> OnlineMethod:
+        """Check the pairing and resolve ``warmup="auto"`` from ``task``; returns a copy."""
         if self.vjp_method == "single-step" and model is not None and any(
                 c.kind == "lstm" for c in model.layers):
             warnings.warn(
@@ -112,138 +97,170 @@ class OnlineMethod(GradientMethod):
                 f"their true gradient (measured at T=1 against BPTT); use vjp_method='multi-step'.",
                 stacklevel=3,
             )
+        if task is None:
+            return self
         T = task.num_steps()
-        if self.warmup == "auto":
+        warmup = self.warmup
+        if warmup == "auto":
             batch = task.sample(jax.random.PRNGKey(0), 1024)
             m = batch.mask.reshape(batch.mask.shape[0], -1).max(axis=1)
             nz = jnp.flatnonzero(m > 0, size=1, fill_value=T)
-            self._warmup_steps = int(nz[0])
-        if self._warmup_steps >= T:
+            warmup = int(nz[0])
+        if warmup >= T:
             raise ConfigError(
-                f"warmup={self._warmup_steps} leaves no time step to learn from: the task's trials "
+                f"warmup={warmup} leaves no time step to learn from: the task's trials "
                 f"have T={T} steps. Use a warm-up shorter than the trial."
             )
+        return dataclasses.replace(self, warmup=warmup)
 
-    def untrained_parameters(self, model, params) -> dict[Any, str]:
+    def untrained_parameters(self, model) -> dict[Any, str]:
         """The parameters this method cannot train, with the reason, found from braintrace itself."""
+        keys = list(model.states(brainstate.ParamState))
         out = {k: ("a trainable initial state gets no online gradient (it is consumed before the "
                    "first eligibility-trace step); it stays fixed. Train it with BPTT or use "
-                   "train_h0=False.") for k in params if _is_initial_state(k)}
-        stack = _CellStack(model.layers)
+                   "train_h0=False.") for k in keys if _is_initial_state(k)}
         x0 = jnp.zeros((1, model.num_in))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            report = braintrace.compile(stack, self.algorithm, x0, batch_size=1, **self.algorithm_options())
+            report = braintrace.compile(model.recurrent(), self.algorithm, x0, batch_size=1,
+                                        **self.algorithm_options())
         seen = {tuple(p) for r in report.graph.hidden_param_op_relations for p in r.trainable_paths.values()}
-        for k in params:
+        for k in keys:
             if k[0] == "layers" and not _is_initial_state(k) and k not in seen:
                 out[k] = ("braintrace finds no eligibility-trace path from this weight to a hidden "
-                              "state (is its matrix product a braintrace op whose output has the hidden "
+                          "state (is its matrix product a braintrace op whose output has the hidden "
                           "state's shape?); it would get no online gradient and stays fixed.")
-        if out and not self._warned:
-            names = "; ".join(f"{'.'.join(map(str, k))}: {why}" for k, why in out.items())
-            warnings.warn(f"{self.name}: these parameters are not trained online: {names}", stacklevel=3)
-            self._warned = True
         return out
 
     # --- the step ------------------------------------------------------------------------------
-    def _learner(self, model, batch):
-        stack = _CellStack(model.layers)
+    def train_step(self, ctx, params, opt_state, batch, key):
+        return self._pure_step(ctx, params, opt_state, batch, key, apply=True)
+
+    def gradients(self, ctx, params, batch, key):
+        """The gradient accumulated over the trial, not applied (``update_every=None`` only)."""
+        if self.update_every is not None:
+            raise ConfigError(f"{self.name}: the gradient of a whole batch is defined for update_every=None "
+                              f"(one update per sequence); got update_every={self.update_every}.")
+        _, grads, loss, aux = self._pure_step(ctx, params, None, batch, key, apply=False)
+        return grads, loss, aux
+
+    def _pure_step(self, ctx, params, opt_state, batch, key, *, apply: bool):
+        if self.warmup == "auto":
+            raise ConfigError(f"{self.name}: warmup='auto' must be resolved first: use "
+                              f"method.prepare(model, task) (train() does it).")
+        if self.forward_transform(ctx, batch) is not None:
+            raise ConfigError(f"{self.name} cannot train with a forward-pass transform.")
+        model = ctx.forward.model
+
+        def inner(opt_state, batch, key):
+            if key is None:
+                with noise_disabled(model):
+                    return self._stateful_step(ctx, model, opt_state, batch, apply)
+            brainstate.random.set_key(key)
+            return self._stateful_step(ctx, model, opt_state, batch, apply)
+
+        pure = stateful_to_pure(inner, model, (opt_state, batch, key))
+        return pure(params, opt_state, batch, key)
+
+    def _stateful_step(self, ctx, model, opt_state, batch, apply: bool):
+        """The step on the model's own states (braintrace needs modules); made pure by
+        :func:`~neurotrain.training._methods.stateful_to_pure`. With ``apply=False`` the
+        accumulated gradient is returned in place of the optimiser state."""
+        objective = ctx.objective
+        pstates = model.states(brainstate.ParamState)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # braintrace notes h0 "not found in the compiled model"
-            return braintrace.compile(stack, self.algorithm, batch.inputs[0], batch_size=batch.batch_size,
-                                      vmap=True, **self.algorithm_options())
-
-    def train_step(self, model, batch, objective, params, apply_update):
-        learner = self._learner(model, batch)
-        online = {k: v for k, v in params.items() if not _is_initial_state(k)}
-        T, W = batch.num_steps, self._warmup_steps
+            learner = braintrace.compile(model.recurrent(dt=ctx.dt), self.algorithm, batch.inputs[0],
+                                         batch_size=batch.batch_size, vmap=True, **self.algorithm_options())
+        online = {k: v for k, v in pstates.items() if not _is_initial_state(k)}
+        T, W = batch.num_steps, int(self.warmup)
         denom = objective.normaliser(batch.mask, model.num_out)
         rate_scale = objective.rate_l2 / (T * batch.batch_size * model.num_rec)
-        zeros = {k: jnp.zeros_like(v.value) for k, v in params.items() if _is_initial_state(k)}
+        zeros = {k: jnp.zeros_like(v.value) for k, v in pstates.items() if _is_initial_state(k)}
 
-        def step_loss(x, y, m):
+        def losses(x, y, m):
             h, activity = learner(x)
             task = objective.step_loss_sum(model.readout(h), y, m) / denom
             rate = rate_scale * jnp.sum(activity ** 2) if objective.rate_l2 > 0 else 0.0
-            return task + rate, (task, rate)
+            return task, rate, max_abs(activity)
+
+        def step_loss(x, y, m):
+            task, rate, peak = losses(x, y, m)
+            return task + rate, (task, rate, peak)
 
         grad_fn = brainstate.transform.grad(step_loss, online, has_aux=True, return_value=True)
 
         # warm-up: evolve states and traces, no gradient; the loss is still reported
-        def warm(x, y, m):
-            h, activity = learner(x)
-            task = objective.step_loss_sum(model.readout(h), y, m) / denom
-            return task, (rate_scale * jnp.sum(activity ** 2) if objective.rate_l2 > 0 else 0.0)
-
         seq = (batch.inputs, batch.targets, batch.mask)
         if W:
-            wt, wr = brainstate.transform.for_loop(warm, *jax.tree.map(lambda a: a[:W], seq))
-            warm_task, warm_rate = wt.sum(), jnp.sum(wr)
+            wt, wr, wp = brainstate.transform.for_loop(losses, *jax.tree.map(lambda a: a[:W], seq))
+            warm_task, warm_rate, warm_peak = wt.sum(), jnp.sum(wr), jnp.max(wp)
         else:
-            warm_task = warm_rate = 0.0
+            warm_task = warm_rate = warm_peak = 0.0
         rest = jax.tree.map(lambda a: a[W:], seq)
         n = T - W
         k = n if self.update_every is None else min(self.update_every, n)
         init = {key: jnp.zeros_like(v.value) for key, v in online.items()}
 
-        def update(acc, length):
+        def update(acc, length, opt_state):
             if objective.l2 > 0:  # the L2 gradient, spread over the updates by their length
                 acc = {key: acc[key] + (length / n) * 2.0 * objective.l2 * online[key].value for key in acc}
-            return apply_update({**acc, **zeros})
+            current = {key: s.value for key, s in pstates.items()}
+            new, opt_state, norm = ctx.update(current, opt_state, {**acc, **zeros})
+            for key, s in pstates.items():
+                s.value = new[key]
+            return opt_state, norm
 
         if k == n:  # one update per sequence
             def body(acc, s):
-                g, _, (task, rate) = grad_fn(*s)
-                return jax.tree.map(jnp.add, acc, g), (task, rate)
+                g, _, (task, rate, peak) = grad_fn(*s)
+                return jax.tree.map(jnp.add, acc, g), (task, rate, peak)
 
-            acc, (task, rate) = brainstate.transform.scan(body, init, rest)
-            norm = update(acc, n)
+            acc, (task, rate, peak) = brainstate.transform.scan(body, init, rest)
+            if apply:
+                opt_state, norm = update(acc, n, opt_state)
+            else:   # the gradient of the batch, as BPTT's (the L2 term included)
+                if objective.l2 > 0:
+                    acc = {key: acc[key] + 2.0 * objective.l2 * online[key].value for key in acc}
+                opt_state = {**acc, **zeros}
+                norm = jnp.sqrt(sum(jnp.sum(g ** 2) for g in jax.tree.leaves(opt_state)))
         else:  # an update every k steps (and at the end), in one scan with a conditional update
             ends = (jnp.arange(n) + 1) % k == 0
             ends = ends.at[-1].set(True)
             lengths = jnp.where(jnp.arange(n) == n - 1, n - (n - 1) // k * k, k).astype(jnp.float32)
 
             def body(carry, s):
-                acc, norm = carry
+                acc, opt_state, norm = carry
                 (x, y, m), end, length = s
-                g, _, (task, rate) = grad_fn(x, y, m)
+                g, _, (task, rate, peak) = grad_fn(x, y, m)
                 acc = jax.tree.map(jnp.add, acc, g)
 
-                def do_update(acc, norm):
-                    return jax.tree.map(jnp.zeros_like, acc), update(acc, length)
+                def do_update(acc, opt_state, norm):
+                    opt_state, norm = update(acc, length, opt_state)
+                    return jax.tree.map(jnp.zeros_like, acc), opt_state, norm
 
-                acc, norm = brainstate.transform.cond(end, do_update, lambda a, nm: (a, nm), acc, norm)
-                return (acc, norm), (task, rate)
+                carry = brainstate.transform.cond(end, do_update, lambda a, o, nm: (a, o, nm),
+                                                  acc, opt_state, norm)
+                return carry, (task, rate, peak)
 
-            (_, norm), (task, rate) = brainstate.transform.scan(
-                body, (init, jnp.zeros((), jnp.float32)), (rest, ends, lengths))
+            (_, opt_state, norm), (task, rate, peak) = brainstate.transform.scan(
+                body, (init, opt_state, jnp.zeros((), jnp.float32)), (rest, ends, lengths))
         task_loss = warm_task + task.sum()
         aux = {"task_loss": task_loss, "grad_norm": norm}
         loss = task_loss
         if objective.l2 > 0:
-            aux["l2"] = l2_penalty(params)
+            aux["l2"] = l2_penalty({key: s.value for key, s in pstates.items()})
             loss = loss + objective.l2 * aux["l2"]
         if objective.rate_l2 > 0:
             aux["rate"] = (warm_rate + jnp.sum(rate)) / objective.rate_l2
             loss = loss + objective.rate_l2 * aux["rate"]
-        return loss, aux
-
-    def loss_and_grads(self, model, batch, objective, params):
-        """The accumulated online gradient of one batch, without applying it (for comparisons)."""
-        captured = {}
-
-        def capture(grads):
-            captured["g"] = grads
-            return jnp.sqrt(sum(jnp.sum(g ** 2) for g in jax.tree.leaves(grads)))
-
-        if self.update_every is not None:
-            raise ConfigError("loss_and_grads needs update_every=None (one gradient per sequence).")
-        loss, aux = self.train_step(model, batch, objective, params, capture)
-        return captured["g"], loss, aux
+        if ctx.monitor:
+            aux["max_activity"] = jnp.maximum(warm_peak, jnp.max(peak))
+        return {key: s.value for key, s in pstates.items()}, opt_state, loss, aux
 
 
 @register_method
+@dataclasses.dataclass(frozen=True)
 class DRTRL(OnlineMethod):
     """Diagonal real-time recurrent learning (braintrace ``D_RTRL``): approximate, online.
 
@@ -260,11 +277,12 @@ class DRTRL(OnlineMethod):
     False
     """
 
-    name = "d-rtrl"
-    algorithm = braintrace.D_RTRL
+    name: ClassVar[str] = "d-rtrl"
+    algorithm: ClassVar[Any] = braintrace.D_RTRL
 
 
 @register_method
+@dataclasses.dataclass(frozen=True)
 class PPProp(OnlineMethod):
     """pp-prop / ES-D-RTRL (braintrace ``pp_prop``): online, with input-output-sized traces.
 
@@ -284,22 +302,26 @@ class PPProp(OnlineMethod):
     'pp-prop'
     """
 
-    name = "pp-prop"
-    algorithm = braintrace.pp_prop
+    decay: float | int = 0.9
 
-    def __init__(self, *, decay: float = 0.9, **kwargs):
-        if isinstance(decay, bool) or not isinstance(decay, (int, float)) or decay <= 0 or (
-                isinstance(decay, float) and decay >= 1):
-            raise ConfigError(f"decay must be in (0, 1) (or an integer rank >= 1); got {decay!r}.")
-        super().__init__(**kwargs)
-        self.decay = decay
+    name: ClassVar[str] = "pp-prop"
+    algorithm: ClassVar[Any] = braintrace.pp_prop
+
+    def __post_init__(self):
+        super().__post_init__()
+        d = self.decay
+        rank = isinstance(d, int) and not isinstance(d, bool) and d >= 1
+        decay = is_number(d) and not isinstance(d, int) and 0.0 < float(d) < 1.0
+        if not (rank or decay):
+            raise ConfigError(f"decay must be in (0, 1) (or an integer rank >= 1); got {d!r}.")
 
     def algorithm_options(self):
         return {"vjp_method": self.vjp_method, "decay_or_rank": self.decay}
 
 
 @register_method
+@dataclasses.dataclass(frozen=True)
 class ESDRTRL(PPProp):
     """ES-D-RTRL: braintrace's other name for pp-prop (:class:`PPProp`); identical gradients."""
 
-    name = "es-d-rtrl"
+    name: ClassVar[str] = "es-d-rtrl"

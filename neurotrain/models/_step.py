@@ -2,13 +2,11 @@
 
 Fixed points, Jacobians and linearisations need the map :math:`F(h, u)` that one time step
 of the network applies to its full state ``h`` (all layers, LSTM ``c`` included) under the
-input ``u``. The cells are brainstate modules that read their weights from ``ParamState`` s
-and keep their state in ``HiddenState`` s, so raw JAX transforms cannot call them directly.
-:func:`step_function` traces one step of the cells once with brainstate's
-``StatefulFunction`` (with the network noise switched off) and turns the traced program into
-a pure function of ``(params, h, u)``: ``jax.jit``, ``jax.vmap``, ``jax.jacfwd`` and
-``jax.lax.while_loop`` then work on it like on any JAX function, and new weights are passed
-as arguments (no retracing after training).
+input ``u``. :func:`step_function` gives it from the model's pure forward pass
+(:class:`~neurotrain.models.Forward`, the same code training runs), with the parameters as
+an argument keyed by dotted path: ``jax.jit``, ``jax.vmap``, ``jax.jacfwd`` and
+``jax.lax.while_loop`` work on it like on any JAX function, and new weights are passed as
+arguments (no retracing after training).
 """
 
 from __future__ import annotations
@@ -18,13 +16,13 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
-import brainstate
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from .._errors import ShapeError
-from ..models import LeakyRNNCell, noise_disabled
+from ._cells import LeakyRNNCell
+from ._forward import forward
 
 __all__ = ["StepFunction", "step_function"]
 
@@ -50,7 +48,7 @@ class StepFunction:
     dtype : numpy dtype
         Float dtype of the parameters; states and inputs are cast to it.
     fingerprint : str
-        A hash of the traced programs (and their constants): two models with the same
+        A hash of the step's program (and its constants): two models with the same
         fingerprint compute the same function of their parameters, so compiled analyses
         are shared between them.
     """
@@ -80,47 +78,6 @@ class StepFunction:
         return self._step(params, h, u) - h
 
 
-def _param_paths(model) -> dict[int, str]:
-    return {id(s): ".".join(str(p) for p in k) for k, s in model.states(brainstate.ParamState).items()}
-
-
-def _pure(fun, example_args, model, params_of_state: dict[int, str]):
-    """Trace ``fun`` (which touches the model's states) once; return a pure function.
-
-    The returned ``pure(params, *args)`` evaluates the traced program with the parameters
-    given in ``params`` (a dict keyed by dotted path) and throw-away values for the hidden
-    states (they are written before being read).
-    """
-    sf = brainstate.transform.StatefulFunction(fun, return_only_write=False)
-    sf.make_jaxpr(*example_args)
-    jaxpr = sf.get_jaxpr(*example_args)
-    states = tuple(sf.get_states(*example_args))
-    treedef = sf.get_out_treedef(*example_args)
-    slots = []  # per traced state: a parameter path or a constant placeholder value
-    for s in states:
-        path = params_of_state.get(id(s))
-        if path is None:
-            slots.append(jax.tree.map(lambda v: np.zeros(np.shape(v), np.asarray(v).dtype), s.value))
-        else:
-            slots.append(path)
-
-    def pure(params, *args):
-        state_vals = [params[s] if isinstance(s, str) else s for s in slots]
-        flat = jax.tree.leaves((tuple(args), {}, state_vals))
-        outs = jax.core.eval_jaxpr(jaxpr.jaxpr, jaxpr.consts, *flat)
-        out, _ = treedef.unflatten(outs)
-        return out
-
-    # what the traced program computes: its text, the parameter slots and its constants
-    h = hashlib.sha256(str(jaxpr).encode())
-    h.update(repr([s if isinstance(s, str) else "hidden" for s in slots]).encode())
-    for c in jaxpr.consts:
-        a = np.asarray(c)
-        h.update(f"{a.dtype}{a.shape}".encode())
-        h.update(a.tobytes())
-    return pure, h.hexdigest()
-
-
 def step_function(model) -> StepFunction:
     """The noise-free one-step map ``F(h, u)`` of ``model`` as a pure JAX function.
 
@@ -139,8 +96,7 @@ def step_function(model) -> StepFunction:
 
     Notes
     -----
-    The model's hidden states are left as they were (their values are restored after the
-    one-off trace). Noise is switched off while tracing, so ``F`` is deterministic.
+    ``F`` is noise-free and does not touch the model's hidden states.
 
     Examples
     --------
@@ -159,44 +115,34 @@ def step_function(model) -> StepFunction:
     if not layers or not hasattr(model, "get_state"):
         raise ShapeError(f"step_function needs a neurotrain RNN (with .layers and get_state); "
                          f"got {type(model).__name__}.")
-    pstates = model.states(brainstate.ParamState)
-    if not pstates:
+    fwd = forward(model)
+    if not fwd.keys:
         raise ShapeError("the model has no ParamState; nothing to analyse.")
-    first = next(iter(pstates.values())).value
-    dtype = np.dtype(jax.tree.leaves(first)[0].dtype)
-    paths = _param_paths(model)
-    params = {".".join(str(p) for p in k): s.value for k, s in pstates.items()}
+    names = {".".join(str(p) for p in k): k for k in fwd.keys}
+    current = fwd.params()
+    params = {name: current[k] for name, k in names.items()}
+    dtype = np.dtype(jax.tree.leaves(params)[0].dtype)
     S, n_in = int(model.state_size), int(model.num_in)
 
-    saved = {}
-    for k, s in model.states(brainstate.HiddenState).items():
-        try:  # states made inside an earlier jit (e.g. by evaluate) are dead tracers: skip them
-            saved[k] = s.value
-        except Exception:  # noqa: BLE001 - brainstate raises TraceContextError here
-            pass
+    def by_path(p):
+        return {k: p[name] for name, k in names.items()}
 
-    def one_step(h, u):
-        model.set_state(h)
-        x = u
-        for cell in layers:
-            x = cell(x)
-        return model.get_state()
+    def step(p, h, u):
+        new, _ = fwd.step_cells(by_path(p), fwd.unflatten_state(h), u)
+        return fwd.flatten_state(new)
 
-    def readout(h):
-        model.set_state(h)
-        return model.readout(layers[-1].h.value)
+    def readout(p, h):
+        return fwd.readout(by_path(p), fwd.unflatten_state(h)[-1][0])
 
     h0 = jnp.zeros((S,), dtype)
     u0 = jnp.zeros((n_in,), dtype)
-    try:
-        brainstate.nn.init_all_states(model)  # unbatched states for the trace
-        with noise_disabled(model):
-            step, fp_step = _pure(one_step, (h0, u0), model, paths)
-            out, fp_out = _pure(readout, (h0,), model, paths)
-    finally:
-        for k, s in model.states(brainstate.HiddenState).items():
-            if k in saved:
-                s.value = saved[k]
+    digest = hashlib.sha256()
+    for jaxpr in (jax.make_jaxpr(step)(params, h0, u0), jax.make_jaxpr(readout)(params, h0)):
+        digest.update(str(jaxpr).encode())
+        for c in jaxpr.consts:
+            a = np.asarray(c)
+            digest.update(f"{a.dtype}{a.shape}".encode())
+            digest.update(a.tobytes())
 
     layout, hid_idx, i = [], [], 0
     alphas, leaky = [], True
@@ -215,5 +161,4 @@ def step_function(model) -> StepFunction:
     alpha = np.concatenate(alphas) if leaky else None
     return StepFunction(params=params, state_size=S, num_in=n_in, num_out=int(model.num_out),
                         alpha=alpha, state_layout=layout, hidden_index=np.asarray(hid_idx, dtype=int),
-                        dtype=dtype, fingerprint=f"{fp_step}:{fp_out}", _step=lambda p, h, u: step(p, h, u),
-                        _readout=lambda p, h: out(p, h))
+                        dtype=dtype, fingerprint=digest.hexdigest(), _step=step, _readout=readout)
