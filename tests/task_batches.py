@@ -25,6 +25,7 @@ import jax
 import numpy as np
 
 import neurotrain as nt
+from neurotrain.tasks._registry import TASKS
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PATH = os.path.join(HERE, "data", "task_batches.json")
@@ -55,17 +56,10 @@ EXTRA_CASES = [
     ("soo-c[all rules]", "soo-c", {"rules": nt.tasks.SooC.allowed_rules()}),
 ]
 
-#: parameters for the registered tasks that have no usable defaults (the adapters)
-ADAPTER_EXAMPLES = {
-    "cogtask": {"source": "PerceptualDecisionMaking", "source_kwargs": {"t_stimulus": 1000.0}, "dt": 20.0},
-    "neurogym": {"env": "PerceptualDecisionMaking-v0", "dt": 20.0, "pool_size": 64,
-                 "env_kwargs": {"timing": {"stimulus": 1000}}},
-}
-
-
 def cases():
-    """``[(case id, registry name, parameters)]``: every registered task, then :data:`EXTRA_CASES`."""
-    out = [(row["name"], row["name"], ADAPTER_EXAMPLES.get(row["name"], {})) for row in nt.tasks.list_tasks()]
+    """``[(case id, registry name, parameters)]``: every registered task (at its defaults, or its
+    registry ``example`` parameters), then :data:`EXTRA_CASES`."""
+    out = [(name, name, TASKS.meta(name).get("example", {})) for name in TASKS.names()]
     return out + EXTRA_CASES
 
 
