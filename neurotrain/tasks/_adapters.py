@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._errors import ConfigError
-from .._validate import check_int, check_positive, check_seed
+from .._validate import check_int, check_positive, check_seed, is_number
 from ._base import Task, TrialBatch
 from ._decision import decision_choice
 from ._periods import window
@@ -120,7 +120,7 @@ class CogTaskAdapter(Task):
             import brainunit as u
 
             kw = dict(self.source_kwargs or {})
-            kw = {k: (v * u.ms if k.startswith("t_") and isinstance(v, (int, float)) else v) for k, v in kw.items()}
+            kw = {k: (v * u.ms if k.startswith("t_") and is_number(v) else v) for k, v in kw.items()}
             if self.dt is not None:
                 kw.setdefault("dt", float(self.dt) * u.ms)
             try:
