@@ -1,4 +1,5 @@
-"""Tasks against their definitions (seed 000, seed 001, neurogym's PerceptualDecisionMaking-v0)."""
+"""Tasks against their definitions: the integrator (brainstate's tutorial), copy (braintrace's
+quickstart) and perceptual decision making (neurogym's PerceptualDecisionMaking-v0)."""
 
 import math
 
@@ -13,8 +14,8 @@ from neurotrain.tasks import Copy, Integrator, PerceptualDecisionMaking, make_ta
 KEY = jax.random.PRNGKey(0)
 
 
-# --- Integrator (seed 000) --------------------------------------------------------------------
-def test_integrator_matches_seed_000_statistics():
+# --- Integrator (brainstate tutorial) --------------------------------------------------------------------
+def test_integrator_matches_the_tutorial_statistics():
     task = Integrator()
     assert task.num_steps() == 25 and task.dt == 40.0
     b = task.sample(KEY, 20000)
@@ -37,7 +38,7 @@ def test_integrator_score_is_mse():
     assert task.score(b.targets + 0.1, b)["mse"] == pytest.approx(0.01, rel=1e-4)
 
 
-# --- Copy (seed 001) ---------------------------------------------------------------------------
+# --- Copy (braintrace quickstart) ---------------------------------------------------------------------------
 def test_copy_task_structure():
     task = Copy(length=10, delay=50)
     b = task.sample(KEY, 64)
@@ -126,45 +127,30 @@ def test_pdm_decision_weight_and_delay():
     np.testing.assert_array_equal(np.asarray(b.inputs)[55:65, :, 1:], 0.0)  # no stimulus in the delay
 
 
-# --- shared contract ---------------------------------------------------------------------------
-ALL = [Integrator(), Copy(delay=5), PerceptualDecisionMaking()]
-
-
-@pytest.mark.parametrize("task", ALL, ids=lambda t: t.name)
-def test_sampling_is_pure_and_jittable(task):
-    a, b, c = task.sample(KEY, 6), task.sample(KEY, 6), task.sample(jax.random.PRNGKey(1), 6)
-    for f in ("inputs", "targets", "mask"):
-        np.testing.assert_array_equal(getattr(a, f), getattr(b, f))
-    assert not np.array_equal(a.inputs, c.inputs)
-    traces = []
-
-    @jax.jit
-    def draw(k):
-        traces.append(1)
-        return task.sample(k, 6)
-
-    for i in range(4):
-        out = draw(jax.random.PRNGKey(i))
-    assert len(traces) == 1
-    np.testing.assert_allclose(draw(KEY).inputs, a.inputs, rtol=1e-5, atol=1e-6)
-    T = task.num_steps()
-    assert out.inputs.shape == (T, 6, task.num_in)
-    assert out.mask.shape[:2] == (T, 6)
-    assert all(v.shape == (6,) for v in out.info.values())
-
-
+# --- errors and the registry (the shared contract: tests/test_task_contract.py) ------------------
 @pytest.mark.parametrize(
     "make, match",
     [
         (lambda: PerceptualDecisionMaking(stimulus=1010.0), "stimulus=1010.0 ms is not a multiple of dt=20.0 ms; use 1000 or 1020"),
-        (lambda: PerceptualDecisionMaking(dt=0.0), "dt must be a positive number"),
-        (lambda: PerceptualDecisionMaking(dt=-20.0), "dt must be a positive number"),
+        (lambda: PerceptualDecisionMaking(dt=0.0), "dt must be a finite number > 0; got 0.0"),
+        (lambda: PerceptualDecisionMaking(dt=-20.0), "dt must be a finite number > 0"),
+        (lambda: PerceptualDecisionMaking(dt=float("inf")), "dt must be a finite number > 0"),
+        (lambda: PerceptualDecisionMaking(stimulus=float("nan")), "stimulus must be a finite number >= 0; got nan"),
+        (lambda: PerceptualDecisionMaking(sigma=-1.0), "sigma must be a finite number >= 0; got -1.0"),
+        (lambda: PerceptualDecisionMaking(coherences=(6.4, 120.0)), r"coherences\[1\] must be a finite number >= 0 and <= 100"),
+        (lambda: Integrator(noise_scale=float("nan")), "noise_scale must be a finite number"),
         (lambda: Integrator(duration=1010.0), "not a multiple of dt"),
-        (lambda: Copy(delay=-1), "delay must be an integer >= 0"),
+        (lambda: Copy(delay=-1), "delay must be an integer >= 0; got -1"),
+        (lambda: Copy(length=2.5), "length must be an integer >= 1; got 2.5"),
+        (lambda: Copy(num_symbols=True), "num_symbols must be an integer >= 2; got True"),
         (lambda: make_task("perceptual-decison-making"), "Did you mean"),
         (lambda: make_task("copy", dealy=5), "has no parameter 'dealy'"),
-        (lambda: PerceptualDecisionMaking().sample(KEY, 0), "batch_size must be a positive integer; got 0"),
-        (lambda: Copy().sample(KEY, -3), "batch_size must be a positive integer"),
+        (lambda: make_task("copy", delay=float("inf")), "delay must be a finite number; got inf"),
+        (lambda: make_task("pdm", fixation=[100.0, float("nan")]), r"fixation\[1\] must be a finite number; got nan"),
+        (lambda: make_task(3), "task must be a task name"),
+        (lambda: nt.tasks.task_from_config(["copy"]), "a task config is a dict"),
+        (lambda: PerceptualDecisionMaking().sample(KEY, 0), "batch_size must be an integer >= 1; got 0"),
+        (lambda: Copy().sample(KEY, -3), "batch_size must be an integer >= 1; got -3"),
     ],
 )
 def test_bad_task_configuration_errors(make, match):
@@ -177,6 +163,8 @@ def test_registry_names_aliases_and_config_round_trip():
     assert make_task("perceptual_decision_making", stimulus=800.0).num_steps() == 50
     t = make_task("copy", delay=7)
     assert nt.tasks.task_from_config(t.config()) == t
+    assert make_task("copy", delay=7.0) == t and type(make_task("copy", delay=7.0).delay) is int
+    assert nt.tasks.get_task_class("Perceptual_Decision-Making") is PerceptualDecisionMaking
     names = {r["name"] for r in nt.tasks.list_tasks()}
     assert {"integrator", "copy", "perceptual-decision-making"} <= names
     assert all(r["description"] and r["paper"] for r in nt.tasks.list_tasks())

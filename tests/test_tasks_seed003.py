@@ -1,9 +1,8 @@
-"""The seed-003 tasks against their definitions: CDDM, DMS, N-bit flip-flop, MemoryAnti*."""
+"""The tasks of the engellab/trainRNNbrain pipeline against their definitions: CDDM, DMS,
+N-bit flip-flop, MemoryAnti*."""
 
-import collections
 import dataclasses
 import functools
-import json
 import math
 
 import jax
@@ -19,8 +18,6 @@ from neurotrain.tasks import (
     MemoryAntiAngle,
     MemoryAntiNumber,
     NBitFlipFlop,
-    make_task,
-    task_from_config,
 )
 
 KEY = jax.random.PRNGKey(0)
@@ -28,13 +25,11 @@ ALL = [ContextDependentDecisionMaking, DelayedMatchToSample, NBitFlipFlop, Memor
 
 
 N = 256  # one batch size everywhere, so each task's sampler compiles once for the whole file
-TRACES = collections.Counter()
 
 
 @functools.cache
 def _jitted(task):
     def sample(key, n):
-        TRACES[task, n] += 1  # runs only while tracing
         return task.sample(key, n)
 
     def metrics(out, b):
@@ -65,80 +60,17 @@ def np_batch(b):
             {k: np.asarray(v) for k, v in b.info.items()})
 
 
-# --- contract, for every task -----------------------------------------------------------------
-@pytest.mark.parametrize("cls", ALL)
-def test_contract_shapes_padding_and_boundaries(cls):
+# --- timing and errors (the shared contract: tests/test_task_contract.py) ---------------------
+@pytest.mark.parametrize("cls", [c for c in ALL if issubclass(c, nt.tasks.TimedTask)])
+def test_jittered_periods_use_their_whole_range(cls):
     task = cls()
-    b = draw(task)
-    x, y, m, info = np_batch(b)
-    T = task.num_steps()
-    assert x.shape == (T, N, task.num_in)
-    if task.target_type == "class":
-        assert y.shape == (T, N) and y.dtype == np.int32
-    else:
-        assert y.shape == (T, N, task.num_out)
-    assert m.shape == (T, N)
-    for v in info.values():
-        assert v.shape == (N,)
-    # padding: after each trial's end, inputs, targets and mask are 0
-    t = np.arange(T)[:, None]
-    pad = t >= info["trial_off"][None]
-    assert np.all(x[pad] == 0) and np.all(y[pad] == 0) and np.all(m[pad] == 0)
-    assert np.all(m[~pad] > 0)
-    # the periods tile the trial: first starts at 0, each ends where the next starts
-    periods = getattr(task, "periods", ())
-    if periods:
-        assert np.all(info[f"{periods[0]}_on"] == 0)
-        for a, c in zip(periods[:-1], periods[1:]):
-            np.testing.assert_array_equal(info[f"{a}_off"], info[f"{c}_on"])
-        np.testing.assert_array_equal(info[f"{periods[-1]}_off"], info["trial_off"])
-        for p, (lo, hi) in task.period_spec().items():
-            d = info[f"{p}_off"] - info[f"{p}_on"]
-            assert d.min() >= lo and d.max() <= hi
-            if hi > lo:  # jittered: the whole range is used
-                assert d.min() == lo and d.max() == hi
-
-
-@pytest.mark.parametrize("cls", ALL)
-def test_same_key_same_batch_new_key_new_batch_and_no_retrace(cls):
-    task = cls()
-    a, b = draw(task), draw(task)
-    c = draw(task, key=jax.random.PRNGKey(1))
-    for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
-        np.testing.assert_array_equal(np.asarray(u), np.asarray(v))
-    assert not np.array_equal(np.asarray(a.inputs), np.asarray(c.inputs))
-    for i in range(3):
-        draw(task, key=jax.random.PRNGKey(10 + i))
-    assert TRACES[task, N] == 1  # sampling inside jit traces once, whatever the key
-
-
-def test_eager_sampling_equals_jitted_sampling():
-    task = MemoryAntiNumber()
-    eager, jitted = task.sample(KEY, N), draw(task)
-    for u, v in zip(jax.tree.leaves(eager), jax.tree.leaves(jitted)):
-        np.testing.assert_allclose(np.asarray(u), np.asarray(v), rtol=1e-6)
-
-
-@pytest.mark.parametrize("cls", ALL)
-def test_conditions_grid_and_registry_round_trip(cls):
-    task = cls()
-    grid = task.conditions()
-    assert tuple(grid) == task.condition_keys
-    info = {k: np.asarray(v) for k, v in draw(task).info.items()}
-    for k, values in grid.items():
-        assert set(np.unique(info[k]).tolist()) <= set(np.float32(values).tolist()) | set(values)
-    cfg = json.loads(json.dumps(task.config()))
-    assert task_from_config(cfg) == task
-    assert make_task(task.name) == task
-
-
-def test_perfect_outputs_score_perfectly():
-    for cls in ALL:
-        task = cls()
-        b = draw(task)
-        out = jax.nn.one_hot(b.targets, task.num_out) * 10 if task.target_type == "class" else b.targets
-        s = score(task, out, b)
-        assert s[task.primary_metric] == (1.0 if task.higher_is_better else 0.0)
+    info = np_batch(draw(task))[3]
+    for p, (lo, hi) in task.period_spec().items():
+        d = info[f"{p}_off"] - info[f"{p}_on"]
+        assert d.min() >= lo and d.max() <= hi
+        if hi > lo:  # jittered: the whole range is used
+            assert d.min() == lo and d.max() == hi
+    assert task.num_steps() == sum(hi for _, hi in task.period_spec().values())
 
 
 @pytest.mark.parametrize("cls,field,bad,fix", [
@@ -167,6 +99,18 @@ def test_other_bad_parameters_are_clear_errors():
         NBitFlipFlop(pulse_prob=1.5)
     with pytest.raises(ConfigError, match="value_range"):
         MemoryAntiNumber(value_range=(2.0, -2.0))
+    with pytest.raises(ConfigError, match=r"value_range\[1\] must be a finite number; got inf"):
+        MemoryAntiNumber(value_range=(-2.0, float("inf")))
+    with pytest.raises(ConfigError, match="num_values must be an integer >= 2; got 1"):
+        MemoryAntiNumber(num_values=1)
+    with pytest.raises(ConfigError, match="num_angles must be an integer >= 2; got 2.5"):
+        MemoryAntiAngle(num_angles=2.5)
+    with pytest.raises(ConfigError, match="amplitude must be a finite number > 0"):
+        MemoryAntiAngle(amplitude=0.0)
+    with pytest.raises(ConfigError, match="match_prob must be a finite number >= 0 and <= 1; got 1.5"):
+        DelayedMatchToSample(match_prob=1.5)
+    with pytest.raises(ConfigError, match="decision_weight must be a finite number > 0"):
+        DelayedMatchToSample(decision_weight=0.0)
 
 
 # --- CDDM -----------------------------------------------------------------------------------
@@ -314,9 +258,9 @@ def test_flipflop_pulse_statistics_and_scores():
 def test_flipflop_classic_scoring_masks_each_bit_until_its_first_pulse():
     """score_before_first_pulse=False (Sussillo & Barak): per-output mask, 0 exactly while a
     channel has had no pulse; same inputs and targets as the default for the same key."""
-    seed003 = NBitFlipFlop(num_bits=3, pulse_prob=0.1, duration=1000.0)
-    classic = dataclasses.replace(seed003, score_before_first_pulse=False)
-    b0, b1 = draw(seed003), draw(classic)
+    pipeline = NBitFlipFlop(num_bits=3, pulse_prob=0.1, duration=1000.0)
+    classic = dataclasses.replace(pipeline, score_before_first_pulse=False)
+    b0, b1 = draw(pipeline), draw(classic)
     np.testing.assert_array_equal(b0.inputs, b1.inputs)
     np.testing.assert_array_equal(b0.targets, b1.targets)
     x, y, m, _ = np_batch(b1)
@@ -329,7 +273,7 @@ def test_flipflop_classic_scoring_masks_each_bit_until_its_first_pulse():
     out = jnp.where(b1.mask > 0, b1.targets, 5.0)
     s = score(classic, out, b1)
     assert s["mse"] == pytest.approx(0.0, abs=1e-7) and s["bit_accuracy"] == 1.0
-    assert score(seed003, out, b0)["mse"] > 1.0                    # the default scores those steps
+    assert score(pipeline, out, b0)["mse"] > 1.0                    # the default scores those steps
     # the training loss honours the per-output mask too
     assert float(nt.training.masked_mse(out, b1.targets, b1.mask)) == pytest.approx(0.0, abs=1e-7)
     assert float(nt.training.masked_mse(out, b0.targets, b0.mask)) > 1.0

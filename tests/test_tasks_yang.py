@@ -344,23 +344,7 @@ def test_perf_is_one_for_the_ideal_output_and_zero_when_broken(mixed):
     assert (~go).sum() > 20 and go.sum() > 400
 
 
-# --- determinism, jit, mixing ----------------------------------------------------------------
-def test_same_key_same_batch_and_jit_compiles_once():
-    task = YangMultitask(rules=("fdgo", "dmcnogo", "contextdelaydm2"))
-    traces = []
-
-    def f(key):
-        traces.append(1)
-        return task.sample(key, 16)
-
-    g = jax.jit(f)
-    a, b, c = g(KEY), g(KEY), g(jax.random.PRNGKey(1))
-    assert len(traces) == 1
-    for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
-        np.testing.assert_array_equal(np.asarray(u), np.asarray(v))
-    assert not np.array_equal(np.asarray(a.inputs), np.asarray(c.inputs))
-
-
+# --- mixing (purity and jit: tests/test_task_contract.py) ------------------------------------
 def test_multitask_mixes_rules_in_proportion(mixed):
     _, (_, _, _, info, _) = mixed
     counts = np.bincount(info["rule"], minlength=20)

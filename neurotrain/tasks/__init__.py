@@ -1,4 +1,4 @@
-"""Tasks: the Task / TrialBatch contract, the task families and the registry."""
+"""Tasks: the Task / TrialBatch contract, the timing engine, the task families and the registry."""
 
 from ._adapters import CogTaskAdapter, NeurogymAdapter, from_cogtask, from_neurogym
 from ._base import Task, TrialBatch, steps_of
@@ -11,6 +11,7 @@ from ._integrator import Integrator
 from ._memory_anti import MemoryAntiAngle, MemoryAntiNumber
 from ._periods import TimedTask
 from ._registry import get_task_class, list_tasks, make_task, register_task, task_from_config
+from ._timing import Period, Timing
 from ._yang import PERIODS, YANG_RULES, RingTask, YangMultitask, YangTask, popvec, ring_bump
 from ._yang_rules import (
     DM1,
@@ -49,8 +50,10 @@ __all__ += [
     "MultiDelayDM", "DMSGo", "DMSNoGo", "DMCGo", "DMCNoGo", "SooTask", "SooA", "SooB", "SooC",
 ]
 
-# seed 003 tasks (_cddm, _dms, _flipflop, _memory_anti), timing helpers and adapters (_adapters.py)
+# tasks of the engellab/trainRNNbrain pipeline (_cddm, _dms, _flipflop, _memory_anti), the timing
+# engine (_timing, _periods) and the adapters (_adapters)
 __all__ += [
     "ContextDependentDecisionMaking", "DelayedMatchToSample", "NBitFlipFlop", "MemoryAntiNumber",
-    "MemoryAntiAngle", "TimedTask", "from_cogtask", "from_neurogym", "CogTaskAdapter", "NeurogymAdapter",
+    "MemoryAntiAngle", "TimedTask", "Timing", "Period", "from_cogtask", "from_neurogym", "CogTaskAdapter",
+    "NeurogymAdapter",
 ]

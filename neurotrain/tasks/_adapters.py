@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._errors import ConfigError
+from .._validate import check_int, check_positive, check_seed, is_number
 from ._base import Task, TrialBatch
 from ._decision import decision_choice
 from ._periods import window
@@ -41,8 +42,7 @@ def _check_mask_mode(mask, response_weight):
     if mask not in ("response", "trial"):
         raise ConfigError(f"mask={mask!r} must be 'response' (loss on the response period only) or "
                           f"'trial' (every step of the trial, as neurogym's supervised datasets).")
-    if not isinstance(response_weight, (int, float)) or isinstance(response_weight, bool) or response_weight <= 0:
-        raise ConfigError(f"response_weight must be a positive number; got {response_weight!r}.")
+    check_positive("response_weight", response_weight, fix="It is the loss weight of the response period.")
 
 
 def _loss_mask(resp, valid, mask_mode, response_weight):
@@ -82,7 +82,8 @@ def _ms(value) -> float:
 
 
 @register_task("cogtask", aliases=("braintools-cogtask",),
-               paper="braintools.cogtask (any of its tasks, adapted by neurotrain.tasks.from_cogtask)")
+               paper="braintools.cogtask (any of its tasks, adapted by neurotrain.tasks.from_cogtask)",
+               example={"source": "PerceptualDecisionMaking", "source_kwargs": {"t_stimulus": 1000.0}, "dt": 20.0})
 @dataclasses.dataclass(frozen=True, eq=False)
 class CogTaskAdapter(Task):
     """A ``braintools.cogtask`` task as a neurotrain task; build it with :func:`from_cogtask`.
@@ -119,7 +120,7 @@ class CogTaskAdapter(Task):
             import brainunit as u
 
             kw = dict(self.source_kwargs or {})
-            kw = {k: (v * u.ms if k.startswith("t_") and isinstance(v, (int, float)) else v) for k, v in kw.items()}
+            kw = {k: (v * u.ms if k.startswith("t_") and is_number(v) else v) for k, v in kw.items()}
             if self.dt is not None:
                 kw.setdefault("dt", float(self.dt) * u.ms)
             try:
@@ -345,7 +346,9 @@ def _import_neurogym():
 
 
 @register_task("neurogym", aliases=("ngym",),
-               paper="neurogym (any of its environments, adapted by neurotrain.tasks.from_neurogym)")
+               paper="neurogym (any of its environments, adapted by neurotrain.tasks.from_neurogym)",
+               example={"env": "PerceptualDecisionMaking-v0", "dt": 20.0, "pool_size": 64,
+                        "env_kwargs": {"timing": {"stimulus": 1000}}})
 @dataclasses.dataclass(frozen=True, eq=False)
 class NeurogymAdapter(Task):
     """A neurogym environment as a neurotrain task, from a host-side pool; see :func:`from_neurogym`."""
@@ -371,9 +374,8 @@ class NeurogymAdapter(Task):
     def __post_init__(self):
         ngym = _import_neurogym()
         _check_mask_mode(self.mask, self.response_weight)
-        for name, v, lo in (("pool_size", self.pool_size, 1), ("seed", self.seed, 0)):
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
-                raise ConfigError(f"{name} must be an integer >= {lo}; got {v!r}.")
+        self.check_field("pool_size", check_int, minimum=1)
+        self.check_field("seed", check_seed)
         env = self.env
         kwargs = dict(self.env_kwargs or {})
         if isinstance(env, str):
@@ -532,8 +534,8 @@ def from_neurogym(env, *, pool_size: int = 2048, seed: int = 0, dt: float | None
     response_period : str
         The env period scored as the response (``"decision"``).
     mask : {"trial", "response"}
-        Loss on every step of the trial (default, as neurogym's supervised datasets and seed
-        002) or on the response period only.
+        Loss on every step of the trial (default, as neurogym's supervised datasets and the
+        neurogym course notebooks) or on the response period only.
     response_weight : float
         Loss weight of the response period (1.0).
     condition_keys : tuple of str, optional

@@ -8,9 +8,9 @@ from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from .._errors import ConfigError, ShapeError, check_positive
+from .._errors import ConfigError, ShapeError
+from .._validate import check_int, check_number, check_positive
 
 __all__ = ["TrialBatch", "Task", "steps_of"]
 
@@ -47,9 +47,18 @@ class TrialBatch:
 
 
 def steps_of(name: str, ms: float, dt: float) -> int:
-    """Convert a duration in ms to a whole number of steps of ``dt`` ms, or raise a clear error."""
-    if not isinstance(ms, (int, float)) or isinstance(ms, bool) or ms < 0:
-        raise ConfigError(f"{name} must be a duration in ms >= 0; got {ms!r}.")
+    """Convert a duration in ms to a whole number of steps of ``dt`` ms, or raise a clear error.
+
+    Examples
+    --------
+    >>> steps_of("delay", 200.0, 20.0)
+    10
+    >>> steps_of("delay", 210.0, 20.0)
+    Traceback (most recent call last):
+    ...
+    neurotrain._errors.ConfigError: delay=210.0 ms is not a multiple of dt=20.0 ms; use 200 or 220 ms, or change dt.
+    """
+    ms = check_number(name, ms, minimum=0.0, fix="Durations are in ms.")
     n = ms / dt
     if abs(n - round(n)) > 1e-6:
         lo, hi = math.floor(n) * dt, math.ceil(n) * dt
@@ -83,6 +92,12 @@ class Task:
     #: the headline metric of :meth:`score` and whether higher is better
     primary_metric: ClassVar[str] = "mse"
     higher_is_better: ClassVar[bool] = False
+    #: the trial's periods in order, for tasks whose ``info`` holds ``<period>_on``/``_off``
+    #: boundaries that tile the trial from step 0 (empty: none declared)
+    periods: ClassVar[tuple[str, ...]] = ()
+    #: noiseless cue inputs: ``{input channel: (on key, off key)}``, the channel is non-zero
+    #: exactly on the steps ``[info[on key], info[off key])`` of each trial
+    input_cues: ClassVar[dict[int, tuple[str, str]]] = {}
 
     def __post_init__(self):
         check_positive("dt", self.dt, fix="dt is the time step in ms, e.g. dt=20.0.")
@@ -91,6 +106,12 @@ class Task:
     # --- to override -----------------------------------------------------------------------
     def validate(self) -> None:
         """Check the parameters; raise :class:`ConfigError` with the fix."""
+
+    def check_field(self, name: str, check, **kwargs) -> None:
+        """Validate the field ``name`` with a :mod:`neurotrain._validate` check (``check_int``,
+        ``check_number``...) and store the normalised value (e.g. ``3.0`` -> ``3``); for
+        :meth:`validate`."""
+        object.__setattr__(self, name, check(name, getattr(self, name), **kwargs))
 
     @property
     def num_in(self) -> int:
@@ -134,9 +155,7 @@ class Task:
         -------
         TrialBatch
         """
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
-            raise ConfigError(f"batch_size must be a positive integer; got {batch_size!r}.")
-        return self._sample(key, int(batch_size))
+        return self._sample(key, check_int("batch_size", batch_size, minimum=1))
 
     def score(self, outputs: jax.Array, batch: TrialBatch) -> dict[str, float]:
         """Mean of :meth:`trial_metrics` over the batch, plus the ideal observer's where defined.

@@ -1,4 +1,5 @@
-"""Context-dependent decision making (Mante, Sussillo, Shenoy & Newsome 2013; seed 003's CDDM)."""
+"""Context-dependent decision making (Mante, Sussillo, Shenoy & Newsome 2013), as in the
+engellab/trainRNNbrain pipeline."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import jax
 import jax.numpy as jnp
 
 from ._base import TrialBatch
-from ._decision import check_evidence_params, decision_choice
-from ._periods import Duration, TimedTask, place, window
+from ._decision import EvidenceTask
+from ._periods import Duration, place, window
 from ._registry import register_task
 
 __all__ = ["ContextDependentDecisionMaking"]
@@ -18,13 +19,15 @@ __all__ = ["ContextDependentDecisionMaking"]
 
 @register_task("context-dependent-decision-making",
                aliases=("cddm", "context_dependent_decision_making", "mante"),
-               paper="Mante, Sussillo, Shenoy & Newsome 2013, Nature 503:78; seed 003 (CDDM)")
+               paper="Mante, Sussillo, Shenoy & Newsome 2013, Nature 503:78; the engellab/trainRNNbrain "
+                     "pipeline (Engel lab) CDDM task")
 @dataclasses.dataclass(frozen=True)
-class ContextDependentDecisionMaking(TimedTask):
+class ContextDependentDecisionMaking(EvidenceTask):
     r"""Context-dependent decision making: report the sign of the cued modality's evidence.
 
     Mante, Sussillo, Shenoy & Newsome (2013), "Context-dependent computation by recurrent
-    dynamics in prefrontal cortex", Nature 503:78-84; the CDDM task of seed 003. Each trial
+    dynamics in prefrontal cortex", Nature 503:78-84, in the form of the CDDM task of the
+    Engel lab's RNN training pipeline (github.com/engellab/trainRNNbrain). Each trial
     shows two noisy evidence streams at once, *motion* and *colour*, each with its own signed
     coherence drawn independently; a context cue says which one matters. The network must
     fixate, then choose the side the cued modality points to, ignoring the other one.
@@ -44,19 +47,19 @@ class ContextDependentDecisionMaking(TimedTask):
     ====  ==========================================================================
 
     Channels 3-6 carry white noise of standard deviation :math:`\sigma/\sqrt{dt}` during the
-    stimulus, as :class:`PerceptualDecisionMaking`. The seed-003 source encodes each modality
+    stimulus, as :class:`PerceptualDecisionMaking`. The trainRNNbrain task encodes each modality
     the same way (``(1 + coh)/2`` and ``(1 - coh)/2`` with ``coh`` in [-1, 1]); the network
     noise stands in for the input noise there, here it is part of the task.
 
     Targets: integer labels ``(T, B)``: 0 (fixate) outside the decision period, ``1 + g``
     during it, where ``g`` = 0 if the cued modality's signed coherence is positive and 1 if
     negative (at coherence 0 the side is drawn at random). The mask is 1 on every step of the
-    trial (``decision_weight`` in the decision period), 0 on padding. (Seed 003 regresses two
+    trial (``decision_weight`` in the decision period), 0 on padding. (trainRNNbrain regresses two
     output channels to a one-hot decision; neurotrain scores the same choice with the
     three-way fixate/side-0/side-1 readout of :class:`PerceptualDecisionMaking`.)
 
     Score (:meth:`trial_metrics`): ``accuracy``, the argmax of the outputs averaged over the
-    decision period equals the label, as seed 003's analysis reads out the choice at the
+    decision period equals the label, as trainRNNbrain's analysis reads out the choice at the
     decision; also ``chose_side0`` (for psychometric curves against ``motion_coherence`` and
     ``colour_coherence`` within a context) and ``no_choice``. :meth:`ideal_observer` reports
     the accuracy of the sign of the summed evidence (side 0 minus side 1) of the cued
@@ -102,28 +105,11 @@ class ContextDependentDecisionMaking(TimedTask):
     sigma: float = 1.0
     decision_weight: float = 1.0
 
-    target_type = "class"
     condition_keys = ("context", "signed_coherence", "motion_coherence", "colour_coherence", "congruent")
-    primary_metric = "accuracy"
-    higher_is_better = True
-    periods = ("fixation", "stimulus", "delay", "decision")
-    nonempty_periods = ("stimulus", "decision")
-
-    def __post_init__(self):
-        object.__setattr__(self, "coherences", tuple(float(c) for c in self.coherences))
-        super().__post_init__()
-
-    def validate(self):
-        super().validate()
-        check_evidence_params(self)
 
     @property
     def num_in(self) -> int:
         return 7
-
-    @property
-    def num_out(self) -> int:
-        return 3
 
     def conditions(self) -> dict[str, tuple[float, ...]]:
         """The grid of condition values, for each key of ``condition_keys``."""
@@ -166,12 +152,6 @@ class ContextDependentDecisionMaking(TimedTask):
         })
         return TrialBatch(inputs=inputs, targets=targets, mask=mask, info=info)
 
-    def trial_metrics(self, outputs, batch):
-        choice = decision_choice(outputs, batch.info["decision_on"], batch.info["decision_off"])
-        return {"accuracy": (choice == 1 + batch.info["ground_truth"]).astype(jnp.float32),
-                "chose_side0": (choice == 1).astype(jnp.float32),
-                "no_choice": (choice == 0).astype(jnp.float32)}
-
     def ideal_observer(self, batch):
         """Sign of the summed evidence (side 0 minus side 1) of the cued modality over the stimulus."""
         w = window(batch.num_steps, batch.info["stimulus_on"], batch.info["stimulus_off"])
@@ -181,15 +161,3 @@ class ContextDependentDecisionMaking(TimedTask):
         evidence = jnp.where(batch.info["context"] == 0, motion, colour)
         choice = jnp.where(evidence > 0, 0, 1)
         return {"accuracy": (choice == batch.info["ground_truth"]).astype(jnp.float32)}
-
-    def ideal_accuracy(self, coherence: float) -> float:
-        r"""Analytic ideal-observer accuracy at one cued coherence (percent), averaged over the
-        stimulus durations: :math:`\Phi\big((c/100)\sqrt{N}/(\sqrt{2}\,\sigma/\sqrt{dt})\big)`."""
-        lo, hi = self.period_spec()["stimulus"]
-        if self.sigma == 0:
-            return 1.0 if coherence > 0 else 0.5
-        acc = []
-        for n in range(lo, hi + 1):
-            z = (coherence / 100.0) * math.sqrt(n) / (math.sqrt(2.0) * self.sigma / math.sqrt(self.dt))
-            acc.append(0.5 * (1.0 + math.erf(z / math.sqrt(2.0))))
-        return sum(acc) / len(acc)

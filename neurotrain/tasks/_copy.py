@@ -1,4 +1,4 @@
-"""The copy task of seed 001."""
+"""The copy task (Hochreiter & Schmidhuber 1997), as in braintrace's quickstart."""
 
 from __future__ import annotations
 
@@ -7,22 +7,22 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
-from .._errors import ConfigError
+from .._validate import check_int
 from ._base import Task, TrialBatch
 from ._registry import register_task
 
 __all__ = ["Copy"]
 
 
-def _positive_int(name, v, minimum=1):
-    if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
-        raise ConfigError(f"{name} must be an integer >= {minimum}; got {v!r}.")
-
-
-@register_task("copy", paper="Hochreiter & Schmidhuber 1997; braintrace quickstart (seed 001)")
+@register_task("copy", paper="Hochreiter & Schmidhuber 1997, Neural Computation 9:1735; braintrace's "
+                             "online-learning quickstart (GRU, D-RTRL)")
 @dataclasses.dataclass(frozen=True)
 class Copy(Task):
-    """Remember a sequence of digits over a delay and recall it on a trigger (seed 001).
+    """Remember a sequence of digits over a delay and recall it on a trigger.
+
+    The copying memory task of Hochreiter & Schmidhuber (1997), "Long short-term memory",
+    Neural Computation 9:1735-1780, in the form of braintrace's quickstart (a GRU trained
+    online with D-RTRL on 10 digits and a delay of 50 steps).
 
     The input is one-hot over ``num_symbols + 2`` channels: channel 0 is the blank, channels
     ``1..num_symbols`` the digits, and the last channel the recall trigger. A trial shows
@@ -60,9 +60,14 @@ class Copy(Task):
     higher_is_better = True
 
     def validate(self):
-        _positive_int("length", self.length)
-        _positive_int("delay", self.delay, minimum=0)
-        _positive_int("num_symbols", self.num_symbols, minimum=2)
+        self.check_field("length", check_int, minimum=1)
+        self.check_field("delay", check_int, minimum=0)
+        self.check_field("num_symbols", check_int, minimum=2)
+
+    @property
+    def input_cues(self) -> dict[int, tuple[str, str]]:
+        """The recall trigger (the last input channel) is on exactly during the recall."""
+        return {self.num_symbols + 1: ("recall_on", "recall_off")}
 
     @property
     def num_in(self) -> int:

@@ -1,4 +1,5 @@
-"""Perceptual decision making (random-dot motion), neurogym's semantics (seed 002)."""
+"""Perceptual decision making (random-dot motion; Britten et al. 1992) with neurogym's semantics,
+and the decision readout and checks shared with the other two-choice tasks."""
 
 from __future__ import annotations
 
@@ -9,10 +10,13 @@ import jax
 import jax.numpy as jnp
 
 from .._errors import ConfigError
-from ._base import Task, TrialBatch, steps_of
+from .._validate import check_number, check_positive
+from ._base import TrialBatch
+from ._periods import Duration, TimedTask, window
 from ._registry import register_task
+from ._timing import Period
 
-__all__ = ["PerceptualDecisionMaking", "decision_choice"]
+__all__ = ["PerceptualDecisionMaking", "EvidenceTask", "decision_choice"]
 
 
 def decision_choice(outputs, start, stop):
@@ -26,14 +30,35 @@ def decision_choice(outputs, start, stop):
     return jnp.argmax(mean, axis=-1)
 
 
-def check_evidence_params(task) -> None:
-    """Shared checks of the evidence tasks (PDM, CDDM): ``coherences``, ``sigma`` and
-    ``decision_weight``; raises :class:`ConfigError` naming the value."""
-    if not task.coherences or any(c < 0 or c > 100 for c in task.coherences):
-        raise ConfigError(f"coherences must be a non-empty list of values in [0, 100]; got {task.coherences}.")
-    if task.sigma < 0 or task.decision_weight <= 0:
-        raise ConfigError(f"need sigma >= 0 and decision_weight > 0; got sigma={task.sigma}, "
-                          f"decision_weight={task.decision_weight}.")
+def check_noise_and_weight(task) -> None:
+    """Shared checks of the decision tasks (PDM, CDDM, DMS): ``sigma >= 0`` and
+    ``decision_weight > 0``, finite; raises :class:`ConfigError` naming the value."""
+    task.check_field("sigma", check_number, minimum=0.0, fix="sigma is the input noise level.")
+    task.check_field("decision_weight", check_positive,
+                     fix="decision_weight is the loss weight of the decision period (1.0: as the others).")
+
+
+def choice_metrics(outputs, batch, chose: str = "chose_side0") -> dict[str, jax.Array]:
+    """Per-trial scores of a three-way (fixate / option 1 / option 2) decision read out over
+    the decision period: ``accuracy`` (the choice is ``1 + info["ground_truth"]``), ``chose``
+    (the first option was chosen) and ``no_choice`` (the network kept fixating)."""
+    choice = decision_choice(outputs, batch.info["decision_on"], batch.info["decision_off"])
+    return {"accuracy": (choice == 1 + batch.info["ground_truth"]).astype(jnp.float32),
+            chose: (choice == 1).astype(jnp.float32),
+            "no_choice": (choice == 0).astype(jnp.float32)}
+
+
+def ideal_accuracy_over(stimulus: Period, coherence: float, sigma: float, dt: float) -> float:
+    r"""Analytic accuracy of the ideal observer of a two-choice evidence task at one coherence
+    (percent), averaged over the distribution of the stimulus duration ``stimulus`` (``N``
+    steps): :math:`\Phi\big((c/100)\sqrt{N}\,/\,(\sqrt{2}\,\sigma/\sqrt{dt})\big)`."""
+    if sigma == 0:
+        return 1.0 if coherence > 0 else 0.5
+    acc = 0.0
+    for n, prob in stimulus.support():
+        z = (coherence / 100.0) * math.sqrt(n) / (math.sqrt(2.0) * sigma / math.sqrt(dt))
+        acc += prob * 0.5 * (1.0 + math.erf(z / math.sqrt(2.0)))
+    return acc
 
 
 def two_choice_ideal_correct(batch) -> jax.Array:
@@ -47,15 +72,70 @@ def two_choice_ideal_correct(batch) -> jax.Array:
     return (choice == batch.info["ground_truth"]).astype(jnp.float32)
 
 
-@register_task("perceptual-decision-making", aliases=("pdm", "perceptual_decision_making", "rdm"),
-               paper="Britten et al. 1992; neurogym PerceptualDecisionMaking-v0 (seed 002)")
 @dataclasses.dataclass(frozen=True)
-class PerceptualDecisionMaking(Task):
+class EvidenceTask(TimedTask):
+    """Shared parameters, checks and scores of the two-choice evidence tasks (PDM, CDDM).
+
+    Periods ``fixation``, ``stimulus``, ``delay``, ``decision``; a fixation cue on input 0
+    from the trial start until the decision; labels 0 (fixate), then ``1 + ground_truth`` in
+    the decision period; evidence of coherence ``c`` (percent, from ``coherences``) with
+    white noise of standard deviation ``sigma / sqrt(dt)``; scored by the decision accuracy
+    (:func:`choice_metrics`).
+    """
+
+    dt: float = 20.0
+    fixation: Duration = 100.0
+    stimulus: Duration = 1000.0
+    delay: Duration = 0.0
+    decision: Duration = 100.0
+    coherences: tuple[float, ...] = (0.0, 6.4, 12.8, 25.6, 51.2)
+    sigma: float = 1.0
+    decision_weight: float = 1.0
+
+    target_type = "class"
+    primary_metric = "accuracy"
+    higher_is_better = True
+    periods = ("fixation", "stimulus", "delay", "decision")
+    nonempty_periods = ("stimulus", "decision")
+    input_cues = {0: ("fixation_on", "decision_on")}
+
+    def validate(self):
+        super().validate()
+        c = self.coherences
+        if not isinstance(c, (list, tuple)) or not c:
+            raise ConfigError(f"coherences must be a non-empty list of values in [0, 100]; got {c!r}.")
+        object.__setattr__(self, "coherences", tuple(
+            check_number(f"coherences[{i}]", v, minimum=0.0, maximum=100.0, fix="Coherences are in percent.")
+            for i, v in enumerate(c)))
+        check_noise_and_weight(self)
+
+    @property
+    def num_out(self) -> int:
+        return 3
+
+    def trial_metrics(self, outputs, batch):
+        return choice_metrics(outputs, batch, "chose_side0")
+
+    def ideal_accuracy(self, coherence: float) -> float:
+        r"""Analytic ideal-observer accuracy at one (cued) coherence, in percent:
+        :math:`\Phi\big((c/100)\sqrt{N}\,/\,(\sqrt{2}\,\sigma/\sqrt{dt})\big)` with ``N``
+        stimulus steps (averaged over ``N`` if the stimulus duration is jittered)."""
+        return ideal_accuracy_over(self.trial_timing()["stimulus"], coherence, self.sigma, self.dt)
+
+
+@register_task("perceptual-decision-making", aliases=("pdm", "perceptual_decision_making", "rdm"),
+               paper="Britten, Shadlen, Newsome & Movshon 1992; neurogym's PerceptualDecisionMaking-v0")
+@dataclasses.dataclass(frozen=True)
+class PerceptualDecisionMaking(EvidenceTask):
     r"""Two-alternative forced choice on noisy evidence (random-dot motion), as neurogym.
 
-    One difference from neurogym 2.3: the fixation cue stays on until the decision period (as in
-    the neurogym of seed 002); neurogym 2.3's ``PerceptualDecisionMaking-v0`` shows it during the
-    fixation period only. Stimuli, noise, labels and periods are the same.
+    The random-dot motion discrimination of Britten, Shadlen, Newsome & Movshon (1992), "The
+    analysis of visual motion: a comparison of neuronal and psychophysical performance",
+    J Neurosci 12:4745-4765, in the form of neurogym's ``PerceptualDecisionMaking-v0``
+    (Molano-Mazon et al., neurogym). One difference from neurogym 2.3: the fixation cue stays
+    on until the decision period (as in earlier neurogym releases); neurogym 2.3's
+    ``PerceptualDecisionMaking-v0`` shows it during the fixation period only. Stimuli, noise,
+    labels and periods are the same.
 
     Periods: fixation, stimulus, delay, decision (durations in ms). Inputs (3 channels):
     a fixation cue (1 until the decision period) and two stimulus channels
@@ -71,14 +151,19 @@ class PerceptualDecisionMaking(Task):
     trials, the best any observer can do.
 
     ``info`` holds ``ground_truth`` (0/1), ``coherence``, ``signed_coherence`` (positive for
-    side 0) and the period boundaries ``<period>_on``/``<period>_off`` in steps.
+    side 0) and the period boundaries ``<period>_on``/``<period>_off`` in steps. With jittered
+    periods, trials are padded at the end to ``T = num_steps()`` (the sum of the longest
+    durations) with zero inputs, label 0 and mask 0, and ``info["trial_off"]`` is each trial's
+    length (with the default fixed timing every trial fills the ``T`` steps).
 
     Parameters
     ----------
     dt : float
         Step in ms (20).
-    fixation, stimulus, delay, decision : float
-        Period durations in ms (100, 1000, 0, 100); multiples of ``dt``.
+    fixation, stimulus, delay, decision : float or duration spec
+        Period durations in ms (100, 1000, 0, 100), multiples of ``dt``; or jittered per trial:
+        ``(lo, hi)``, ``("uniform", lo, hi)`` or ``("choice", a, b, ...)`` (see
+        :class:`~neurotrain.tasks.Timing`).
     coherences : tuple of float
         Coherences in percent, drawn uniformly (0, 6.4, 12.8, 25.6, 51.2).
     sigma : float
@@ -93,97 +178,50 @@ class PerceptualDecisionMaking(Task):
     >>> b = task.sample(jax.random.PRNGKey(0), 8)
     >>> b.inputs.shape, b.targets.shape, task.num_out
     ((60, 8, 3), (60, 8), 3)
+    >>> task.period_bounds()["decision"]
+    (55, 60)
     """
 
-    dt: float = 20.0
-    fixation: float = 100.0
-    stimulus: float = 1000.0
-    delay: float = 0.0
-    decision: float = 100.0
-    coherences: tuple[float, ...] = (0.0, 6.4, 12.8, 25.6, 51.2)
-    sigma: float = 1.0
-    decision_weight: float = 1.0
-
-    target_type = "class"
     condition_keys = ("coherence", "signed_coherence")
-    primary_metric = "accuracy"
-    higher_is_better = True
-    periods = ("fixation", "stimulus", "delay", "decision")
-
-    def __post_init__(self):
-        object.__setattr__(self, "coherences", tuple(float(c) for c in self.coherences))
-        super().__post_init__()
-
-    def validate(self):
-        for p in self.periods:
-            steps_of(p, getattr(self, p), self.dt)
-        if steps_of("stimulus", self.stimulus, self.dt) < 1 or steps_of("decision", self.decision, self.dt) < 1:
-            raise ConfigError(
-                f"stimulus and decision must last at least one step of dt={self.dt} ms; "
-                f"got stimulus={self.stimulus}, decision={self.decision}."
-            )
-        check_evidence_params(self)
 
     @property
     def num_in(self) -> int:
         return 3
 
-    @property
-    def num_out(self) -> int:
-        return 3
-
     def period_bounds(self) -> dict[str, tuple[int, int]]:
-        """``{period: (first_step, stop_step)}``."""
-        out, t = {}, 0
-        for p in self.periods:
-            n = steps_of(p, getattr(self, p), self.dt)
-            out[p] = (t, t + n)
-            t += n
-        return out
-
-    def num_steps(self) -> int:
-        return self.period_bounds()["decision"][1]
+        """``{period: (first_step, stop_step)}`` (fixed durations only; jittered periods differ
+        per trial: read ``batch.info``)."""
+        return self.trial_timing().fixed_bounds()
 
     def _sample(self, key, batch_size):
-        k_gt, k_coh, k_noise = jax.random.split(key, 3)
-        T, bounds = self.num_steps(), self.period_bounds()
+        timing = self.trial_timing()
+        if timing.is_fixed:
+            # no key for the timing, and no ``trial_off`` in ``info``: trials fill all T steps
+            # (and the batches of the default timing stay those of earlier versions)
+            k_gt, k_coh, k_noise = jax.random.split(key, 3)
+            info = timing.draw(None, batch_size)
+            del info["trial_off"]
+            valid = jnp.ones((timing.num_steps, batch_size))
+        else:
+            k_gt, k_coh, k_noise, k_per = jax.random.split(key, 4)
+            info = timing.draw(k_per, batch_size)
+            valid = window(timing.num_steps, info["fixation_on"], info["trial_off"]).astype(jnp.float32)
+        T = timing.num_steps
         gt = jax.random.randint(k_gt, (batch_size,), 0, 2)
         coh = jnp.asarray(self.coherences)[jax.random.randint(k_coh, (batch_size,), 0, len(self.coherences))]
         sign = jnp.where(gt == 0, 1.0, -1.0)
-        t = jnp.arange(T)[:, None]
-        s0, s1 = bounds["stimulus"]
-        d0, d1 = bounds["decision"]
-        in_stim = ((t >= s0) & (t < s1)).astype(jnp.float32)           # (T, 1)
-        fix = (t < d0).astype(jnp.float32) * jnp.ones((1, batch_size))
+        in_stim = window(T, info["stimulus_on"], info["stimulus_off"]).astype(jnp.float32)   # (T, B)
+        fix = window(T, info["fixation_on"], info["decision_on"]).astype(jnp.float32)
         stim = 0.5 + jnp.stack([sign, -sign], -1) * coh[:, None] / 200.0  # (B, 2)
         noise = self.sigma / math.sqrt(self.dt) * jax.random.normal(k_noise, (T, batch_size, 2))
         stim = in_stim[..., None] * (stim[None] + noise)
         inputs = jnp.concatenate([fix[..., None], stim], axis=-1)
-        in_dec = (t >= d0) & (t < d1)
+        in_dec = window(T, info["decision_on"], info["decision_off"])
         targets = jnp.where(in_dec, 1 + gt[None], 0).astype(jnp.int32)
-        mask = jnp.where(in_dec, self.decision_weight, 1.0) * jnp.ones((1, batch_size))
-        ones = jnp.ones((batch_size,), jnp.int32)
-        info = {"ground_truth": gt, "coherence": coh, "signed_coherence": sign * coh}
-        for p, (a, b) in bounds.items():
-            info[f"{p}_on"], info[f"{p}_off"] = ones * a, ones * b
+        mask = jnp.where(in_dec, self.decision_weight, 1.0) * valid
+        info.update({"ground_truth": gt, "coherence": coh, "signed_coherence": sign * coh})
         return TrialBatch(inputs=inputs, targets=targets, mask=mask, info=info)
-
-    def trial_metrics(self, outputs, batch):
-        choice = decision_choice(outputs, batch.info["decision_on"], batch.info["decision_off"])
-        correct = choice == 1 + batch.info["ground_truth"]
-        return {"accuracy": correct.astype(jnp.float32),
-                "chose_side0": (choice == 1).astype(jnp.float32),
-                "no_choice": (choice == 0).astype(jnp.float32)}
 
     def ideal_observer(self, batch):
         """The sign of the summed evidence (channel 1 minus channel 2) over the stimulus."""
         return {"accuracy": two_choice_ideal_correct(batch)}
-
-    def ideal_accuracy(self, coherence: float) -> float:
-        r"""Analytic ideal-observer accuracy at one coherence (percent):
-        :math:`\Phi\big((c/100)\sqrt{N}\,/\,(\sqrt{2}\,\sigma/\sqrt{dt})\big)` with ``N`` stimulus steps."""
-        n = steps_of("stimulus", self.stimulus, self.dt)
-        if self.sigma == 0:
-            return 1.0 if coherence > 0 else 0.5
-        z = (coherence / 100.0) * math.sqrt(n) / (math.sqrt(2.0) * self.sigma / math.sqrt(self.dt))
-        return 0.5 * (1.0 + math.erf(z / math.sqrt(2.0)))

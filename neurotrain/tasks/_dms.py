@@ -1,4 +1,5 @@
-"""Delayed match-to-sample (Miller, Erickson & Desimone 1996; seed 003's DMS)."""
+"""Delayed match-to-sample (Miller, Erickson & Desimone 1996), as in the engellab/trainRNNbrain
+pipeline."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ import math
 import jax
 import jax.numpy as jnp
 
-from .._errors import ConfigError
+from .._validate import check_int, check_number
 from ._base import TrialBatch
-from ._decision import decision_choice
+from ._decision import check_noise_and_weight, choice_metrics
 from ._periods import Duration, TimedTask, place, window
 from ._registry import register_task
 
@@ -18,14 +19,16 @@ __all__ = ["DelayedMatchToSample"]
 
 
 @register_task("delayed-match-to-sample", aliases=("dms", "dmts", "delayed_match_to_sample"),
-               paper="Miller, Erickson & Desimone 1996, J Neurosci 16:5154; seed 003 (DMS)")
+               paper="Miller, Erickson & Desimone 1996, J Neurosci 16:5154; the engellab/trainRNNbrain "
+                     "pipeline (Engel lab) DMS task")
 @dataclasses.dataclass(frozen=True)
 class DelayedMatchToSample(TimedTask):
     r"""Delayed match-to-sample: is the test stimulus the same as the sample seen before the delay?
 
     Miller, Erickson & Desimone (1996), "Neural mechanisms of visual working memory in
-    prefrontal cortex of the macaque", J Neurosci 16:5154-5167; the delayed match-to-sample
-    task of seed 003 (sample, delay, test, then a match / non-match decision).
+    prefrontal cortex of the macaque", J Neurosci 16:5154-5167, in the form of the delayed
+    match-to-sample task of the Engel lab's RNN training pipeline
+    (github.com/engellab/trainRNNbrain): sample, delay, test, then a match / non-match decision.
 
     Periods (ms, each fixed or a ``(lo, hi)`` range drawn per trial in steps of ``dt``):
     ``fixation``, ``sample``, ``delay``, ``test``, ``decision``. Trials start at step 0 and are
@@ -36,7 +39,7 @@ class DelayedMatchToSample(TimedTask):
     sample stimulus during the sample period and of the test stimulus during the test period,
     plus white noise of standard deviation :math:`\sigma/\sqrt{dt}` in those two periods.
     The test matches the sample with probability ``match_prob``; a non-matching test is drawn
-    uniformly among the other stimuli. (Seed 003 gives the sample and the test on one-hot
+    uniformly among the other stimuli. (trainRNNbrain gives the sample and the test on one-hot
     channels the same way and regresses two outputs, match and non-match, in the decision
     period; neurotrain scores that choice with a three-way readout.)
 
@@ -62,7 +65,7 @@ class DelayedMatchToSample(TimedTask):
         ``(lo, hi)`` ranges (100, 200, (200, 600), 200, 100). (The sample period's field is
         ``sample_duration`` because ``sample`` is the method that draws trials.)
     num_stimuli : int
-        Number of distinct stimuli (2, as seed 003).
+        Number of distinct stimuli (2, as trainRNNbrain).
     match_prob : float
         Probability that the test matches the sample (0.5).
     sigma : float
@@ -100,16 +103,14 @@ class DelayedMatchToSample(TimedTask):
     periods = ("fixation", "sample", "delay", "test", "decision")
     period_fields = {"sample": "sample_duration"}  # ``sample`` is the method that draws trials
     nonempty_periods = ("sample", "test", "decision")
+    input_cues = {0: ("fixation_on", "decision_on")}
 
     def validate(self):
         super().validate()
-        if isinstance(self.num_stimuli, bool) or not isinstance(self.num_stimuli, int) or self.num_stimuli < 2:
-            raise ConfigError(f"num_stimuli must be an integer >= 2; got {self.num_stimuli!r}.")
-        if not 0.0 <= self.match_prob <= 1.0:
-            raise ConfigError(f"match_prob must be a probability in [0, 1]; got {self.match_prob!r}.")
-        if self.sigma < 0 or self.decision_weight <= 0:
-            raise ConfigError(f"need sigma >= 0 and decision_weight > 0; got sigma={self.sigma}, "
-                              f"decision_weight={self.decision_weight}.")
+        self.check_field("num_stimuli", check_int, minimum=2)
+        self.check_field("match_prob", check_number, minimum=0.0, maximum=1.0,
+                         fix="match_prob is the probability that the test matches the sample.")
+        check_noise_and_weight(self)
 
     @property
     def num_in(self) -> int:
@@ -154,10 +155,7 @@ class DelayedMatchToSample(TimedTask):
         return TrialBatch(inputs=inputs, targets=targets, mask=mask, info=info)
 
     def trial_metrics(self, outputs, batch):
-        choice = decision_choice(outputs, batch.info["decision_on"], batch.info["decision_off"])
-        return {"accuracy": (choice == 1 + batch.info["ground_truth"]).astype(jnp.float32),
-                "chose_match": (choice == 1).astype(jnp.float32),
-                "no_choice": (choice == 0).astype(jnp.float32)}
+        return choice_metrics(outputs, batch, "chose_match")
 
     def ideal_observer(self, batch):
         r"""Bayes-optimal match decision from the noisy sample and test inputs.

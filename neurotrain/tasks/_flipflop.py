@@ -1,4 +1,5 @@
-"""The N-bit flip-flop (Sussillo & Barak 2013; seed 003's 3-bit flip-flop)."""
+"""The N-bit flip-flop (Sussillo & Barak 2013), with the 3-bit default of the engellab/trainRNNbrain
+pipeline."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import jax
 import jax.numpy as jnp
 
 from .._errors import ConfigError
+from .._validate import check_bool, check_int, check_number
 from ._base import Task, TrialBatch, steps_of
 from ._registry import register_task
 
@@ -15,14 +17,17 @@ __all__ = ["NBitFlipFlop"]
 
 
 @register_task("n-bit-flip-flop", aliases=("flip-flop", "flipflop", "nbitflipflop", "3-bit-flip-flop"),
-               paper="Sussillo & Barak 2013, Neural Computation 25:626; seed 003 (3-bit flip-flop)")
+               paper="Sussillo & Barak 2013, Neural Computation 25:626; the engellab/trainRNNbrain "
+                     "pipeline (Engel lab) 3-bit flip-flop")
 @dataclasses.dataclass(frozen=True)
 class NBitFlipFlop(Task):
     r"""N-bit flip-flop: each output holds the sign of the last pulse on its input channel.
 
     Sussillo & Barak (2013), "Opening the black box: low-dimensional dynamics in
-    high-dimensional recurrent neural networks", Neural Computation 25:626-649; the 3-bit
-    flip-flop of seed 003. The network must implement :math:`2^N` stable memory states.
+    high-dimensional recurrent neural networks", Neural Computation 25:626-649, with the
+    conventions of the 3-bit flip-flop of the Engel lab's RNN training pipeline
+    (github.com/engellab/trainRNNbrain). The network must implement :math:`2^N` stable memory
+    states.
 
     Inputs ``(T, B, num_bits)``: sparse pulses of amplitude +1 or -1 (equally likely), each
     lasting ``pulse_duration`` ms. Time is cut into slots of one pulse length; in each slot a
@@ -32,13 +37,13 @@ class NBitFlipFlop(Task):
 
     Targets ``(T, B, num_bits)`` (float): output ``i`` is the sign of channel ``i``'s most
     recent pulse, switching at the pulse's first step, and **0 before the channel's first
-    pulse** (seed 003's convention). With ``score_before_first_pulse=True`` (the default, seed
-    003) the mask is 1 everywhere, ``(T, B)``, so the network must also store "no pulse yet":
+    pulse** (trainRNNbrain's convention). With ``score_before_first_pulse=True`` (the default, as
+    trainRNNbrain) the mask is 1 everywhere, ``(T, B)``, so the network must also store "no pulse yet":
     3 values per bit, up to :math:`3^N` memories. With ``False`` (Sussillo & Barak's classic
     scoring) the mask is per output, ``(T, B, num_bits)``, and 0 on a channel until its first
     pulse, so only the :math:`2^N` corners need to be stored.
 
-    Score: ``mse`` (mean squared error over the scored steps and bits, as seed 003 trains and
+    Score: ``mse`` (mean squared error over the scored steps and bits, as trainRNNbrain trains and
     validates it; 0 for a trial with nothing scored) and ``bit_accuracy``, the fraction of
     steps with a non-zero target where the output has the target's sign (1 for a trial without
     pulses).
@@ -61,7 +66,7 @@ class NBitFlipFlop(Task):
     pulse_duration : float
         Pulse length in ms, a multiple of ``dt`` (20, one step).
     score_before_first_pulse : bool
-        Score (and train) the 0 target before a channel's first pulse (True, seed 003), or
+        Score (and train) the 0 target before a channel's first pulse (True, trainRNNbrain), or
         leave it out of the mask (False, Sussillo & Barak 2013).
 
     Examples
@@ -93,13 +98,10 @@ class NBitFlipFlop(Task):
         if p < 1 or T < p:
             raise ConfigError(f"need dt <= pulse_duration <= duration; got pulse_duration={self.pulse_duration}, "
                               f"duration={self.duration}, dt={self.dt}.")
-        if isinstance(self.num_bits, bool) or not isinstance(self.num_bits, int) or self.num_bits < 1:
-            raise ConfigError(f"num_bits must be an integer >= 1; got {self.num_bits!r}.")
-        if not 0.0 <= self.pulse_prob <= 1.0:
-            raise ConfigError(f"pulse_prob must be a probability in [0, 1]; got {self.pulse_prob!r}.")
-        if not isinstance(self.score_before_first_pulse, bool):
-            raise ConfigError(f"score_before_first_pulse must be true or false; "
-                              f"got {self.score_before_first_pulse!r}.")
+        self.check_field("num_bits", check_int, minimum=1)
+        self.check_field("pulse_prob", check_number, minimum=0.0, maximum=1.0,
+                         fix="pulse_prob is the probability that a pulse starts in a slot.")
+        self.check_field("score_before_first_pulse", check_bool)
 
     @property
     def num_in(self) -> int:

@@ -1,4 +1,4 @@
-"""The integrator task of seed 000."""
+"""The integrator task of brainstate's RNN tutorial."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import dataclasses
 
 import jax.numpy as jnp
 
-from .._errors import ConfigError
+from .._validate import check_number, check_positive
 from ._base import Task, TrialBatch, steps_of
 from ._noise import standard_normal
 from ._registry import register_task
@@ -14,14 +14,17 @@ from ._registry import register_task
 __all__ = ["Integrator"]
 
 
-@register_task("integrator", paper="brainstate tutorial (seed 000)")
+@register_task("integrator", paper="brainstate's RNN tutorial (training an RNN on an integrator task)")
 @dataclasses.dataclass(frozen=True)
 class Integrator(Task):
-    r"""Integrate a noisy input: the target is the running sum of the input (seed 000).
+    r"""Integrate a noisy input: the target is the running sum of the input.
+
+    The integrator task of brainstate's tutorial on training recurrent networks (a vanilla RNN
+    with a trainable initial state learns to integrate a noisy input).
 
     Each trial has a constant bias :math:`\beta = 2\,m\,(\zeta - 1/2)`, with
     :math:`\zeta \sim N(0, 1)` drawn once per trial, plus white noise of standard deviation
-    :math:`s / \sqrt{dt}` (``dt`` in seconds), exactly as in seed 000:
+    :math:`s / \sqrt{dt}` (``dt`` in seconds), exactly as in the tutorial:
 
     .. math:: x_t = \beta + \frac{s}{\sqrt{dt}} \xi_t, \qquad y_t = \sum_{t' \le t} x_{t'}
 
@@ -58,9 +61,10 @@ class Integrator(Task):
     higher_is_better = False
 
     def validate(self):
+        self.check_field("duration", check_positive, fix="duration is the trial length in ms.")
         steps_of("duration", self.duration, self.dt)
-        if self.duration <= 0:
-            raise ConfigError(f"duration must be > 0 ms; got {self.duration!r}.")
+        self.check_field("bias_mean", check_number)
+        self.check_field("noise_scale", check_number, minimum=0.0)
 
     @property
     def num_in(self) -> int:

@@ -1,4 +1,5 @@
-"""MemoryAntiNumber and MemoryAntiAngle (seed 003): remember a value, recall its opposite."""
+"""MemoryAntiNumber and MemoryAntiAngle (the engellab/trainRNNbrain pipeline): remember a value,
+recall its opposite."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._errors import ConfigError
+from .._validate import check_int, check_number, check_positive
 from ._base import TrialBatch
 from ._periods import Duration, TimedTask, window
 from ._registry import register_task
@@ -31,7 +33,13 @@ def _window_mean(x, on, off):
 
 @dataclasses.dataclass(frozen=True)
 class _MemoryAnti(TimedTask):
-    """Shared timing, checks and scores of the two memory-anti tasks."""
+    """Shared periods, checks and scores of the two memory-anti tasks."""
+
+    dt: float = 20.0
+    fixation: Duration = (100.0, 400.0)
+    stimulus: Duration = 200.0
+    delay: Duration = (500.0, 1000.0)
+    recall: Duration = 400.0
 
     target_type = "value"
     primary_metric = "mse"
@@ -57,17 +65,19 @@ class _MemoryAnti(TimedTask):
 
 
 @register_task("memory-anti-number", aliases=("memoryantinumber", "memory_anti_number", "anti-number"),
-               paper="seed 003 (MemoryAntiNumber)")
+               paper="the engellab/trainRNNbrain pipeline (Engel lab) MemoryAntiNumber task")
 @dataclasses.dataclass(frozen=True)
 class MemoryAntiNumber(_MemoryAnti):
     r"""Remember a number over a delay and, on the recall cue, report its negative.
 
-    The MemoryAntiNumber task of seed 003: a scalar :math:`x` is shown briefly on input
+    The MemoryAntiNumber task of the Engel lab's RNN training pipeline
+    (github.com/engellab/trainRNNbrain): a scalar :math:`x` is shown briefly on input
     channel 0; after a delay, a recall cue (input channel 1 = 1) asks for :math:`-x` on the
-    single output. A trained network forms a line attractor for the remembered value.
+    single output. A trained network holds the remembered value on a line attractor (the
+    mechanism of Seung 1996, "How the brain keeps the eyes still", PNAS 93:13339).
 
     Periods (ms, each fixed or a ``(lo, hi)`` range drawn per trial in steps of ``dt``):
-    ``fixation`` (its jitter jitters the stimulus onset, as seed 003's ``stim_on_range``),
+    ``fixation`` (its jitter jitters the stimulus onset, as trainRNNbrain's ``stim_on_range``),
     ``stimulus``, ``delay``, ``recall``. Trials are padded at the end to ``T = num_steps()``
     with zero inputs, zero targets and mask 0.
 
@@ -75,9 +85,9 @@ class MemoryAntiNumber(_MemoryAnti):
     cue during the recall period. Targets ``(T, B, 1)`` (float): :math:`-x` during the recall
     period and 0 elsewhere (the network must stay silent before the cue). The mask is 1 on
     every step of the trial, 0 on padding. :math:`x` is drawn uniformly from
-    ``num_values`` evenly spaced values over ``value_range`` (seed 003: 32 values in [-2, 2]).
+    ``num_values`` evenly spaced values over ``value_range`` (trainRNNbrain: 32 values in [-2, 2]).
 
-    Score: ``mse`` over the masked steps (the loss, and seed 003's validation score);
+    Score: ``mse`` over the masked steps (the loss, and trainRNNbrain's validation score);
     ``recall_mse`` over the recall period only; ``recall_error``, the absolute error of the
     output averaged over the recall period.
 
@@ -106,26 +116,22 @@ class MemoryAntiNumber(_MemoryAnti):
     0.0
     """
 
-    dt: float = 20.0
-    fixation: Duration = (100.0, 400.0)
-    stimulus: Duration = 200.0
-    delay: Duration = (500.0, 1000.0)
-    recall: Duration = 400.0
     value_range: tuple[float, float] = (-2.0, 2.0)
     num_values: int = 32
 
     condition_keys = ("value",)
-
-    def __post_init__(self):
-        object.__setattr__(self, "value_range", tuple(float(v) for v in self.value_range))
-        super().__post_init__()
+    input_cues = {1: ("recall_on", "recall_off")}
 
     def validate(self):
         super().validate()
-        if len(self.value_range) != 2 or not self.value_range[0] < self.value_range[1]:
-            raise ConfigError(f"value_range must be a pair (lo, hi) with lo < hi; got {self.value_range!r}.")
-        if isinstance(self.num_values, bool) or not isinstance(self.num_values, int) or self.num_values < 2:
-            raise ConfigError(f"num_values must be an integer >= 2; got {self.num_values!r}.")
+        r = self.value_range
+        if not isinstance(r, (list, tuple)) or len(r) != 2:
+            raise ConfigError(f"value_range must be a pair (lo, hi) with lo < hi; got {r!r}.")
+        r = tuple(check_number(f"value_range[{i}]", v) for i, v in enumerate(r))
+        if not r[0] < r[1]:
+            raise ConfigError(f"value_range must be a pair (lo, hi) with lo < hi; got {r!r}.")
+        object.__setattr__(self, "value_range", r)
+        self.check_field("num_values", check_int, minimum=2)
 
     @property
     def num_in(self) -> int:
@@ -160,23 +166,26 @@ class MemoryAntiNumber(_MemoryAnti):
 
 
 @register_task("memory-anti-angle", aliases=("memoryantiangle", "memory_anti_angle", "anti-angle"),
-               paper="seed 003 (MemoryAntiAngle); after Driscoll, Shenoy & Sussillo 2024")
+               paper="the engellab/trainRNNbrain pipeline (Engel lab) MemoryAntiAngle task; "
+                     "cf. Driscoll, Shenoy & Sussillo 2024")
 @dataclasses.dataclass(frozen=True)
 class MemoryAntiAngle(_MemoryAnti):
     r"""Remember an angle over a delay and, on the recall cue, report the opposite angle.
 
-    The MemoryAntiAngle task of seed 003 (similar to the memory-anti task of Driscoll, Shenoy &
-    Sussillo 2024, "Flexible multitask computation in recurrent networks utilizes shared
-    dynamical motifs", Nat Neurosci 27:1349): an angle :math:`\theta` is shown briefly; after a
-    delay, a recall cue asks for :math:`\theta + \pi`. A trained network forms a ring
-    attractor.
+    The MemoryAntiAngle task of the Engel lab's RNN training pipeline
+    (github.com/engellab/trainRNNbrain), a memory-guided anti response (as the delayed
+    anti-saccade of Funahashi, Chafee & Goldman-Rakic 1993, Nature 365:753) and similar to the
+    memory-anti task of Driscoll, Shenoy & Sussillo 2024, "Flexible multitask computation in
+    recurrent networks utilizes shared dynamical motifs", Nat Neurosci 27:1349: an angle
+    :math:`\theta` is shown briefly; after a delay, a recall cue asks for
+    :math:`\theta + \pi`. A trained network forms a ring attractor.
 
     **Encoding**: angles are given and reported as cosine/sine pairs scaled by ``amplitude``
-    (seed 003 uses 2): inputs ``(T, B, 3)`` are :math:`A\cos\theta, A\sin\theta` during the
+    (trainRNNbrain uses 2): inputs ``(T, B, 3)`` are :math:`A\cos\theta, A\sin\theta` during the
     stimulus and the recall cue (channel 2) during the recall period; targets ``(T, B, 2)``
     are :math:`A\cos(\theta+\pi), A\sin(\theta+\pi)` during the recall period and 0
     elsewhere. The mask is 1 on every step of the trial, 0 on padding. :math:`\theta` is drawn
-    uniformly from ``num_angles`` evenly spaced angles over :math:`[0, 2\pi)` (seed 003: 36).
+    uniformly from ``num_angles`` evenly spaced angles over :math:`[0, 2\pi)` (trainRNNbrain: 36).
 
     Periods as :class:`MemoryAntiNumber`: ``fixation`` (jittered stimulus onset),
     ``stimulus``, ``delay``, ``recall``.
@@ -198,7 +207,7 @@ class MemoryAntiAngle(_MemoryAnti):
     num_angles : int
         Number of evenly spaced angles (36, every 10 degrees).
     amplitude : float
-        Scale of the cosine/sine code (2.0, as seed 003).
+        Scale of the cosine/sine code (2.0, as trainRNNbrain).
 
     Examples
     --------
@@ -211,22 +220,16 @@ class MemoryAntiAngle(_MemoryAnti):
     0.0
     """
 
-    dt: float = 20.0
-    fixation: Duration = (100.0, 400.0)
-    stimulus: Duration = 200.0
-    delay: Duration = (500.0, 1000.0)
-    recall: Duration = 400.0
     num_angles: int = 36
     amplitude: float = 2.0
 
     condition_keys = ("theta_deg",)
+    input_cues = {2: ("recall_on", "recall_off")}
 
     def validate(self):
         super().validate()
-        if isinstance(self.num_angles, bool) or not isinstance(self.num_angles, int) or self.num_angles < 2:
-            raise ConfigError(f"num_angles must be an integer >= 2; got {self.num_angles!r}.")
-        if not self.amplitude > 0:
-            raise ConfigError(f"amplitude must be > 0; got {self.amplitude!r}.")
+        self.check_field("num_angles", check_int, minimum=2)
+        self.check_field("amplitude", check_positive, fix="amplitude scales the cosine/sine code.")
 
     @property
     def num_in(self) -> int:

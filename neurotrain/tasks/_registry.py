@@ -1,61 +1,68 @@
-"""Tasks by name, for configs and the command line."""
+"""Tasks by name, for configs and the command line (on :class:`neurotrain._registry.Registry`).
+
+Names are normalised as everywhere in neurotrain: case is ignored and ``-`` and ``_`` are the
+same character. Each entry carries metadata: ``paper`` (the source, shown by
+``neurotrain tasks``) and, for tasks without usable defaults (the adapters), ``example``:
+parameters that build a working instance (used by the contract tests and the benchmarks).
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from typing import Any
 
 from .._errors import ConfigError
+from .._registry import Registry, normalise
+from .._validate import check_finite_tree
 
-__all__ = ["register_task", "get_task_class", "make_task", "task_from_config", "list_tasks"]
+__all__ = ["TASKS", "register_task", "get_task_class", "make_task", "task_from_config", "list_tasks"]
 
-_TASKS: dict[str, type] = {}
-_ALIASES: dict[str, str] = {}
-_PAPERS: dict[str, str] = {}
-
-
-def _norm(name: str) -> str:
-    return str(name).strip().lower().replace("_", "-")
+#: every registered task class, by canonical name
+TASKS: Registry[type] = Registry("task", hint="Run `neurotrain tasks` for descriptions.")
 
 
-def register_task(name: str, *, aliases: tuple[str, ...] = (), paper: str = ""):
-    """Class decorator registering a :class:`Task` subclass under ``name`` (and ``aliases``)."""
+def register_task(name: str, *, aliases: tuple[str, ...] = (), paper: str = "", **meta: Any):
+    """Class decorator registering a :class:`Task` subclass under ``name`` (and ``aliases``).
+
+    ``paper`` (the source of the task) and any other keyword (e.g. ``example={...}``, the
+    parameters of a working instance for a task without usable defaults) are stored as
+    registry metadata. The class's ``name`` becomes the canonical spelling of ``name``.
+    """
 
     def deco(cls):
-        key = _norm(name)
-        cls.name = key
-        _TASKS[key] = cls
-        _PAPERS[key] = paper
-        for a in aliases:
-            if _norm(a) != key:
-                _ALIASES[_norm(a)] = key
+        TASKS.add(name, cls, aliases=aliases, paper=paper, **meta)
+        cls.name = normalise(name)
         return cls
 
     return deco
 
 
 def get_task_class(name: str) -> type:
-    """The task class registered as ``name`` (or one of its aliases)."""
-    key = _norm(name)
-    key = _ALIASES.get(key, key)
-    if key not in _TASKS:
-        close = difflib.get_close_matches(key, list(_TASKS) + list(_ALIASES), n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ConfigError(
-            f"task={name!r} is not a known task.{hint} Known tasks: {', '.join(sorted(_TASKS))} "
-            f"(run `neurotrain tasks` for descriptions)."
-        )
-    return _TASKS[key]
+    """The task class registered as ``name`` (or one of its aliases).
+
+    Examples
+    --------
+    >>> get_task_class("Perceptual_Decision_Making").__name__
+    'PerceptualDecisionMaking'
+    """
+    return TASKS.get(name)
 
 
 def make_task(name: str, **params: Any):
-    """Build the task registered as ``name`` with ``params``; unknown parameters are rejected.
+    """Build the task registered as ``name`` with ``params``.
+
+    Unknown parameters and NaN or infinite values (anywhere in a parameter, e.g. in a timing
+    override) are refused with a :class:`~neurotrain.ConfigError` naming the parameter; lists
+    become tuples (as parameters read from JSON).
 
     Examples
     --------
     >>> make_task("copy", delay=10).num_steps()
     30
+    >>> make_task("pdm", sigma=float("nan"))
+    Traceback (most recent call last):
+    ...
+    neurotrain._errors.ConfigError: sigma must be a finite number; got nan. NaN and infinities are not valid parameter values.
     """
     cls = get_task_class(name)
     fields = {f.name for f in dataclasses.fields(cls)}
@@ -65,21 +72,29 @@ def make_task(name: str, **params: Any):
             f"task {cls.name!r} has no parameter {unknown[0]!r}. Its parameters: {', '.join(sorted(fields))}."
         )
     for k, v in params.items():
+        check_finite_tree(k, v)
         if isinstance(v, list):
             params[k] = tuple(v)
     return cls(**params)
 
 
 def task_from_config(config: dict[str, Any]):
-    """Rebuild a task from :meth:`Task.config`."""
-    return make_task(config["name"], **config.get("params", {}))
+    """Rebuild a task from :meth:`Task.config` (``{"name": ..., "params": {...}}``)."""
+    if not isinstance(config, dict) or "name" not in config:
+        raise ConfigError(f"a task config is a dict with a 'name' and 'params' (from Task.config()); "
+                          f"got {config!r}.")
+    params = config.get("params") or {}
+    if not isinstance(params, dict):
+        raise ConfigError(f"the task config's 'params' must be a dict of parameters; got {params!r}.")
+    return make_task(config["name"], **params)
 
 
 def list_tasks() -> list[dict[str, str]]:
-    """Every registered task: ``name``, ``aliases``, ``paper`` and a one-line ``description``."""
+    """Every registered task: ``name``, ``aliases`` (comma-separated), ``paper`` and a one-line
+    ``description``, sorted by name."""
     out = []
-    for key, cls in sorted(_TASKS.items()):
+    for key, cls in TASKS.items():
         doc = (cls.__doc__ or "").strip().splitlines()
-        out.append({"name": key, "aliases": ", ".join(a for a, k in _ALIASES.items() if k == key),
-                    "paper": _PAPERS[key], "description": doc[0] if doc else ""})
+        out.append({"name": key, "aliases": ", ".join(TASKS.aliases(key)),
+                    "paper": TASKS.meta(key).get("paper", ""), "description": doc[0] if doc else ""})
     return out

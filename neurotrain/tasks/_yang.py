@@ -21,9 +21,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._errors import ConfigError
+from .._validate import check_bool, check_int, check_number, check_positive, is_number
 from ._base import Task, TrialBatch, steps_of
 from ._noise import _normal_from_key_bits, _uniform_from_key_bits
 from ._registry import register_task
+from ._timing import Timing, canonical_duration
+from ._timing import uniform_index as _index
 
 __all__ = [
     "YANG_RULES", "PERIODS", "RULE_SPECS", "RingTask", "YangTask", "YangMultitask",
@@ -103,8 +106,9 @@ RULE_SPECS: dict[str, RuleSpec] = {
 }
 
 _U, _C = "uniform", "choice"
-#: Period durations in ms per (structure, family). A number is fixed, ``("choice", a, b, ...)``
-#: one of the values, ``("uniform", lo, hi)`` a uniform multiple of dt in ``[lo, hi)`` (Yang's
+#: Period durations in ms per (structure, family), in the timing engine's forms
+#: (:mod:`neurotrain.tasks._timing`): a number is fixed, ``("choice", a, b, ...)`` one of the
+#: values, ``("uniform", lo, hi)`` a uniform multiple of dt in ``[lo, hi)`` (Yang's
 #: ``int(U(lo, hi) / dt)``, Soo's ``tf.random.uniform(minval, maxval, int32)``). Periods not
 #: listed last 0 ms.
 TIMINGS: dict[tuple[str, str], dict[str, Any]] = {
@@ -221,71 +225,12 @@ def popvec(ring):
     return jnp.mod(ang, 2 * jnp.pi)
 
 
-# --- timing specs --------------------------------------------------------------------------
-def _is_number(v) -> bool:
-    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
-
-
-def _canon_spec(v):
-    """Normalise a duration spec (lists to tuples, numbers to floats); raise on an unknown form."""
-    if _is_number(v):
-        return float(v)
-    if isinstance(v, (list, tuple)) and v:
-        v = tuple(v)
-        nums = all(_is_number(x) for x in v[1:])
-        if v[0] == _U and len(v) == 3 and nums and v[1] < v[2]:
-            return (_U, float(v[1]), float(v[2]))
-        if v[0] == _C and len(v) >= 2 and nums:
-            return (_C,) + tuple(float(x) for x in v[1:])
-        if len(v) == 2 and all(_is_number(x) for x in v) and v[0] <= v[1]:
-            return (float(v[0]), float(v[1]))
-    raise ConfigError(
-        f"a period duration must be a number of ms (fixed), a pair (lo, hi) of ms (a multiple of dt "
-        f"drawn uniformly in [lo, hi], as TimedTask), ('choice', a, b, ...) (one of the values, "
-        f"uniformly) or ('uniform', lo, hi) (Yang's int(U(lo, hi) / dt): a multiple of dt in "
-        f"[lo, hi)); got {v!r}."
-    )
-
-
-def _spec_steps(name: str, spec, dt: float):
-    """``("fixed", n)``, ``("choice", (n, ...))`` or ``("uniform", lo, hi)`` (half-open) in steps."""
-    if isinstance(spec, float):
-        return ("fixed", steps_of(name, spec, dt))
-    if spec[0] == _U:
-        return (_U, steps_of(f"{name} (low)", spec[1], dt), steps_of(f"{name} (high)", spec[2], dt))
-    if spec[0] == _C:
-        return (_C, tuple(steps_of(name, x, dt) for x in spec[1:]))
-    return (_U, steps_of(f"{name} (low)", spec[0], dt), steps_of(f"{name} (high)", spec[1], dt) + 1)
-
-
-def _spec_max(s) -> int:
-    return s[1] if s[0] == "fixed" else (max(s[1]) if s[0] == "choice" else s[2] - 1)
-
-
-def _spec_min(s) -> int:
-    return s[1] if s[0] == "fixed" else (min(s[1]) if s[0] == "choice" else s[1])
-
-
-def _draw_steps(u, s):
-    """Durations in steps from uniforms ``u`` in [0, 1), shape ``(B,)``."""
-    if s[0] == "fixed":
-        return jnp.full(u.shape, s[1], jnp.int32)
-    if s[0] == "choice":
-        return jnp.asarray(s[1], jnp.int32)[_index(u, len(s[1]))]
-    return s[1] + _index(u, s[2] - s[1])
-
-
 # --- trial content: locations, strengths, target --------------------------------------------
 # Every random quantity of a trial is a function of one row of uniforms (no per-rule PRNG
 # calls: each jax.random call is a threefry hash that XLA compiles slowly, and a mixed-rule
 # batch would need hundreds of them). Trials of different rules may share uniforms; each
 # trial only ever uses those of its own rule, so they stay independent.
 _N_UNIFORMS = 12
-
-
-def _index(u, n: int):
-    """Uniform integer in ``[0, n)`` from ``u`` in [0, 1)."""
-    return jnp.minimum(jnp.floor(u * n), n - 1).astype(jnp.int32)
 
 
 def _between(u, lo, hi):
@@ -472,23 +417,18 @@ class RingTask(Task):
                 f"timing must be a dict or a list of (period, duration) pairs, e.g. "
                 f"(('delay1', 1000),); got {self.timing!r}."
             )
-        object.__setattr__(self, "timing", tuple((str(p), _canon_spec(v)) for p, v in t))
+        object.__setattr__(self, "timing", tuple((str(p), canonical_duration(f"timing[{str(p)!r}]", v))
+                                                 for p, v in t))
         super().__post_init__()
 
     def validate(self):
-        if isinstance(self.n_ring, bool) or not isinstance(self.n_ring, int) or self.n_ring < 2:
-            raise ConfigError(f"n_ring must be an integer >= 2 (Yang uses 32); got {self.n_ring!r}.")
-        for name in ("sigma_x",):
-            v = getattr(self, name)
-            if not _is_number(v) or v < 0:
-                raise ConfigError(f"{name} must be a number >= 0; got {v!r}.")
+        self.check_field("n_ring", check_int, minimum=2, fix="Yang uses 32 units per ring.")
+        self.check_field("sigma_x", check_number, minimum=0.0, fix="sigma_x is the input noise level.")
         for name in ("tau", "response_weight", "fixation_weight"):
-            v = getattr(self, name)
-            if not _is_number(v) or v <= 0:
-                raise ConfigError(f"{name} must be a positive number; got {v!r}.")
-        if not _is_number(self.fix_target) or not _THRESHOLD < self.fix_target <= 1.0:
-            raise ConfigError(f"fix_target must be in (0.5, 1] so that fixating reads as fixation "
-                              f"(Yang 0.8, Soo 0.85); got {self.fix_target!r}.")
+            self.check_field(name, check_positive)
+        self.check_field("fix_target", check_number, minimum=_THRESHOLD, inclusive=False, maximum=1.0,
+                         fix="Fixating must read as fixation (output above 0.5): Yang uses 0.8, Soo 0.85.")
+        self.check_field("balance_response", check_bool)
         steps_of("mask_start", self.mask_start, self.dt)
         grace = steps_of("grace", self.grace, self.dt)
         rules = self.rule_names()
@@ -502,10 +442,10 @@ class RingTask(Task):
                     f"their periods: {', '.join(q for q in PERIODS if q in used)}."
                 )
         for r in rules:
-            specs = self._step_specs(r)
-            if _spec_min(specs[_GO]) <= grace:
+            shortest = self.trial_timing(r).periods[_GO].min_steps
+            if shortest <= grace:
                 raise ConfigError(
-                    f"rule {r!r}: the response period (at least {_spec_min(specs[_GO]) * self.dt:g} ms) "
+                    f"rule {r!r}: the response period (at least {shortest * self.dt:g} ms) "
                     f"must outlast grace={self.grace} ms, or no response step is scored; "
                     f"shorten grace or lengthen timing['response']."
                 )
@@ -517,7 +457,7 @@ class RingTask(Task):
         if key not in TIMINGS:
             raise ConfigError(f"rule {rule!r} has no {self.structure!r} trial structure.")
         base = {"pre": 0.0} if "pre" not in TIMINGS[key] else {}
-        return {**base, **{p: _canon_spec(v) for p, v in TIMINGS[key].items()}}
+        return {**base, **{p: canonical_duration(p, v) for p, v in TIMINGS[key].items()}}
 
     def rule_timing(self, rule: str) -> dict[str, Any]:
         """The period durations (ms specs) of ``rule`` after the ``timing`` overrides."""
@@ -527,13 +467,16 @@ class RingTask(Task):
                 spec[p] = v
         return spec
 
-    def _step_specs(self, rule: str) -> list:
+    def trial_timing(self, rule: str | None = None) -> Timing:
+        """The periods of :data:`PERIODS` for ``rule`` (default: the first rule) in steps of
+        ``dt`` (:class:`~neurotrain.tasks.Timing`); the periods the rule does not use last 0."""
+        rule = rule or self.rule_names()[0]
         spec = self.rule_timing(rule)
-        return [_spec_steps(f"{rule} timing[{p!r}]", spec[p], self.dt) if p in spec else ("fixed", 0)
-                for p in PERIODS]
+        return Timing.from_ms({p: spec.get(p, 0.0) for p in PERIODS}, self.dt,
+                              labels={p: f"{rule} timing[{p!r}]" for p in PERIODS})
 
     def num_steps(self) -> int:
-        return max(sum(_spec_max(s) for s in self._step_specs(r)) for r in self.rule_names())
+        return max(self.trial_timing(r).num_steps for r in self.rule_names())
 
     # --- sizes -------------------------------------------------------------------------------
     @property
@@ -571,7 +514,7 @@ class RingTask(Task):
         # durations (B, periods) and content, per rule, from one block of uniforms
         durs, contents = [], []
         for r in rules:
-            durs.append(jnp.stack([_draw_steps(u[j], s) for j, s in enumerate(self._step_specs(r))], 1))
+            durs.append(self.trial_timing(r).durations_from_uniforms(u[:len(PERIODS)]))
             contents.append(_content(RULE_SPECS[r], u[len(PERIODS):n_u]))
         dur = pick(jnp.stack(durs))
         c = jax.tree.map(lambda *xs: pick(jnp.stack(xs)), *contents)
@@ -728,7 +671,8 @@ def _check_rules(rules, allowed: tuple[str, ...], field: str = "rules", aliases=
 def _check_probs(probs, n: int):
     if probs is None:
         return None
-    if not isinstance(probs, (list, tuple)) or len(probs) != n or not all(_is_number(p) and p >= 0 for p in probs) \
+    if not isinstance(probs, (list, tuple)) or len(probs) != n \
+            or not all(is_number(p) and 0 <= p < math.inf for p in probs) \
             or sum(probs) <= 0:
         raise ConfigError(f"rule_probs must be {n} non-negative numbers (one per rule) with a positive sum, "
                           f"or None for uniform; got {probs!r}.")

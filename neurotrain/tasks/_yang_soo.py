@@ -25,7 +25,7 @@ from ._yang import (
 __all__ = ["SooTask", "SooA", "SooB", "SooC", "SOO_RULE_NAMES"]
 
 SOO_PAPER = ("Soo, Goudar & Wang 2023, Training biologically plausible recurrent neural networks on "
-             "cognitive tasks with long-term dependencies, NeurIPS (seed 004; github.com/wmws2/temporalskip)")
+             "cognitive tasks with long-term dependencies, NeurIPS (github.com/wmws2/temporalskip)")
 
 #: Soo et al.'s task names -> Yang's rule names.
 SOO_RULE_NAMES = {
@@ -43,7 +43,7 @@ def _structure_rules(structure: str) -> tuple[str, ...]:
 
 @dataclasses.dataclass(frozen=True)
 class SooTask(RingTask):
-    r"""Base of the Soo, Goudar & Wang (2023) trial structures (seed 004); see :class:`SooA`.
+    r"""Base of the Soo, Goudar & Wang (2023) trial structures; see :class:`SooA`.
 
     Yang's rules (stimuli, targets, rule inputs, ``perf``) with Soo et al.'s trial structure:
     ``dt = 5`` ms; a 1 s lead-in (``pre``) with only the rule input and no loss; fixation
