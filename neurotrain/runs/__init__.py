@@ -10,7 +10,15 @@ The library never prints: messages arising while a function works are passed to 
 """
 
 from ._analyze import ANALYSIS_MODES, PSYCHOMETRIC_FUNCTIONS, AnalyzeRunResult, analyze_run
-from ._directory import build_run, default_run_dir, load_run, run_config, run_summary, save_figures, save_run
+from ._directory import (
+    build_run,
+    default_run_dir,
+    load_run,
+    run_config,
+    run_summary,
+    save_figures,
+    save_run,
+)
 from ._evaluate import EvaluateRunResult, evaluate_run
 from ._export import ExportRunResult, export_run
 from ._notes import Notes

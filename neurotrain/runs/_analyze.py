@@ -33,12 +33,12 @@ from .._validate import check_bool, check_choice, check_int, check_number, check
 from ..io import FIGURE_FORMATS, RunLayout, jsonable, library_versions, save_figure, write_json
 from ._directory import load_run
 from ._notes import Notes, NotesCallback
+from ._report import PROG
 
 __all__ = ["analyze_run", "AnalyzeRunResult", "ANALYSIS_MODES", "PSYCHOMETRIC_FUNCTIONS"]
 
 ANALYSIS_MODES = ("exact", "approximate")
 PSYCHOMETRIC_FUNCTIONS = ("logistic", "probit")
-PROG = "neurotrain"
 
 
 @dataclasses.dataclass(frozen=True)

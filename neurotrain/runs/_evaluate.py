@@ -13,11 +13,10 @@ from ..io import RunLayout, jsonable, library_versions, read_json, write_json
 from ._directory import load_run
 from ._notes import Notes, NotesCallback
 from ._options import RUN_DEFAULTS
-from ._report import format_report
+from ._report import PROG, format_report
 
 __all__ = ["evaluate_run", "EvaluateRunResult"]
 
-PROG = "neurotrain"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -9,10 +9,10 @@ from .._validate import check_choice
 from ..io import EXPORT_FORMATS, RunLayout, export_weights, read_checkpoint, run_checkpoint
 from ._directory import load_run
 from ._notes import Notes, NotesCallback
+from ._report import PROG
 
 __all__ = ["export_run", "ExportRunResult"]
 
-PROG = "neurotrain"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-__all__ = ["format_report"]
+__all__ = ["format_report", "PROG"]
+
+#: the command's name, which starts the reports it prints
+PROG = "neurotrain"
 
 
 def _pct(x: float) -> str:

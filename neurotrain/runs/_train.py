@@ -26,14 +26,22 @@ import braintools
 
 from .. import analysis as an
 from .._errors import ConfigError, NeurotrainError, TrainingDivergedError
-from ..io import RunLayout, checkpoint_path, jsonable, latest_checkpoint, read_checkpoint, read_json, write_json
+from ..io import (
+    RunLayout,
+    checkpoint_path,
+    jsonable,
+    latest_checkpoint,
+    read_checkpoint,
+    read_json,
+    write_json,
+)
 from ..models import build_model, get_cell_class, resolve_cell_params
 from ..tasks import make_task
 from ..training import Checkpoint, CSVLogger, ProgressBar, TensorBoardLogger, Trainer, get_method
 from ._directory import default_run_dir, run_config, run_summary, save_figures
 from ._notes import Notes, NotesCallback
 from ._options import RunOptions
-from ._report import format_report
+from ._report import PROG, format_report
 
 __all__ = ["train_run", "plan_run", "RunPlan", "TrainRunResult", "ResumeError", "TRAIN_STATUSES"]
 
@@ -41,7 +49,6 @@ __all__ = ["train_run", "plan_run", "RunPlan", "TrainRunResult", "ResumeError", 
 TRAIN_STATUSES = ("completed", "interrupted", "terminated", "diverged", "already-done")
 #: steps between host synchronisations (logging, checks) of a run
 LOG_EVERY = 10
-PROG = "neurotrain"
 
 
 class ResumeError(ConfigError):
