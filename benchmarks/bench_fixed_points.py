@@ -16,7 +16,7 @@ the recorded trajectories; 1024 states are sampled from them with Gaussian noise
   ``q = 1/2 |F(h) - h|^2`` with per-candidate stopping, a batched Newton / Levenberg-Marquardt
   polish, filtering, de-duplication and the eigen-decomposition and classification of the
   unique points. Called once to compile and then ``--reps`` times; the table shows the median.
-* **fsolve (seed 003's exact mode)**: for each of the same 1024 starting states,
+* **fsolve per candidate** (root finding one start at a time): for each of the same 1024 starting states,
   ``scipy.optimize.fsolve`` on the continuous-time right-hand side ``-h + tanh(W h + b)``
   (whose roots are the fixed points of the Euler map) with its analytic Jacobian, in float64;
   points with ``max |rhs| < 1e-6`` are kept, de-duplicated with the same tolerance (1e-3) and

@@ -1,4 +1,4 @@
-"""Train a leaky RNN with BPTT on each seed-003 task (and PDM) to a stated criterion.
+"""Train a leaky RNN with BPTT on the CDDM, DMS, flip-flop and memory tasks (and PDM) to a criterion.
 
 For every task: a 128-unit leaky ReLU RNN (tau = 100 ms, dt = the task's, recurrent noise
 0.05), Adam, gradient clipping at norm 1, batch 64, evaluated every ``--eval-every`` steps on

@@ -6,7 +6,7 @@
 read back with ``allow_pickle=False``). :func:`load_result` rebuilds the object.
 :func:`save_figure` (:func:`neurotrain.io.save_figure`) writes a matplotlib figure as PNG (and
 PDF / SVG on request).
-:class:`DataSaver` bundles both for one folder, as seed 003's ``DataSaver``.
+:class:`DataSaver` bundles both for one folder.
 """
 
 from __future__ import annotations
@@ -181,7 +181,7 @@ def load_result(path):
 
 
 class DataSaver:
-    """A folder for analysis data and figures (seed 003's ``DataSaver``, without pickle).
+    """A folder for analysis data and figures: result objects, plain JSON data and figures (no pickle).
 
     Parameters
     ----------
