@@ -1,4 +1,4 @@
-"""Helpers shared by the benchmark scripts: machine and version lines, and a one-batch task.
+"""Helpers shared by the benchmark scripts: machine, version and load lines, the fixed batch.
 
 The scripts run as ``python benchmarks/<script>.py``, so this folder is on ``sys.path``.
 """
@@ -8,39 +8,38 @@ from __future__ import annotations
 import dataclasses
 import os
 import platform
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import jax.numpy as jnp
+import numpy as np
 
+from neurotrain.io import versions_text
 from neurotrain.tasks import Task, TrialBatch
 
 PACKAGES = ("jax", "jaxlib", "brainstate", "braintools", "braintrace", "numpy", "neurotrain")
 
 
-def machine() -> str:
-    """``"<n> CPU cores (nproc), <model>, <system> <arch>"``."""
-    cpu = "unknown CPU"
+def cpu_model() -> str:
+    """The CPU's model name (from ``/proc/cpuinfo`` where there is one)."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+                return line.split(":", 1)[1].strip()
     except OSError:
-        cpu = platform.processor() or cpu
-    return f"{os.cpu_count()} CPU cores (nproc), {cpu}, {platform.system()} {platform.machine()}"
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def machine() -> str:
+    """``"<n> CPU cores (nproc), <model>, <system> <arch>"``."""
+    return f"{os.cpu_count()} CPU cores (nproc), {cpu_model()}, {platform.system()} {platform.machine()}"
 
 
 def versions(packages=PACKAGES) -> str:
-    """``"python X, jax Y, ..."`` for ``packages`` (``"(not installed)"`` where missing)."""
-    out = [f"python {platform.python_version()}"]
-    for n in packages:
-        try:
-            out.append(f"{n} {metadata.version(n)}")
-        except metadata.PackageNotFoundError:
-            out.append(f"{n} (not installed)")
-    return ", ".join(out)
+    """``"python X, jax Y, ..."`` for ``packages`` (``"(not installed)"`` where missing), as
+    :func:`neurotrain.io.versions_text` writes it."""
+    return versions_text(("python", *packages))
 
 
 def loadavg() -> str:
@@ -49,6 +48,20 @@ def loadavg() -> str:
         return " ".join(f"{v:.2f}" for v in os.getloadavg())
     except OSError:
         return "n/a"
+
+
+def leaky_average_batch(T: int, batch: int, num_in: int, num_out: int, *, rate: float, seed: int = 0):
+    """Random inputs ``(T, batch, num_in)`` and, as float targets ``(T, batch, num_out)``, their
+    leaky running average ``y_t = (1 - rate) y_{t-1} + rate x_t`` (a memory task; needs
+    ``num_out <= num_in``)."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(T, batch, num_in)).astype(np.float32)
+    y = np.zeros((T, batch, num_out), np.float32)
+    acc = np.zeros((batch, num_out), np.float32)
+    for t in range(T):
+        acc = (1.0 - rate) * acc + rate * x[t, :, :num_out]
+        y[t] = acc
+    return x, y
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

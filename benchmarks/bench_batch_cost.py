@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import platform
 import statistics
 import sys
 import time
@@ -35,6 +34,7 @@ import brainstate  # noqa: E402
 import braintools  # noqa: E402
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
+from _common import loadavg, machine, versions  # noqa: E402  (benchmarks/ is on sys.path)
 
 import neurotrain as nt  # noqa: E402
 from neurotrain.training import Trainer  # noqa: E402
@@ -42,19 +42,6 @@ from neurotrain.training import Trainer  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "results", "batch_cost.md")
 TARGET = 0.05
-
-
-def machine() -> str:
-    cpu = platform.processor() or "?"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return (f"{cpu}, {os.cpu_count()} logical CPUs visible (shared with other jobs), "
-            f"{platform.system()} {platform.release()}, Python {platform.python_version()}, "
-            f"jax {jax.__version__}, brainstate {brainstate.__version__}, neurotrain {nt.__version__}, "
-            f"backend {jax.default_backend()}")
 
 
 def all_tasks(names=None):
@@ -118,7 +105,7 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
-    load0 = os.getloadavg()[0]
+    load0 = loadavg()
     rows = []
     header = ("| task | T | num_in | sample (ms) | BPTT step (ms) | sample / step | < 5 % |\n"
               "|---|---|---|---|---|---|---|")
@@ -137,8 +124,9 @@ def main(argv=None):
         "# Drawing a batch vs a BPTT training step",
         "",
         f"Run on {datetime.date.today().isoformat()} with `python benchmarks/bench_batch_cost.py`.",
-        f"Machine: {machine()}.",
-        f"Load average (1 min) at start / end: {load0:.1f} / {os.getloadavg()[0]:.1f} "
+        f"Machine: {machine()}; JAX backend {jax.default_backend()}.",
+        f"Versions: {versions()}.",
+        f"Load average (1/5/15 min) at start / end: {load0} / {loadavg()} "
         "(other jobs share the CPUs; wall times scale with it).",
         "",
         f"Batch {args.batch_size}; model `LeakyRNNCell(num_in, 128, tau=100, dt=task.dt)` + readout; "

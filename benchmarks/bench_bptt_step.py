@@ -40,7 +40,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from _common import PACKAGES, FixedBatchTask, loadavg, machine  # noqa: E402  (benchmarks/ is on sys.path)
+from _common import PACKAGES, FixedBatchTask, leaky_average_batch, loadavg, machine  # noqa: E402  (benchmarks/ is on sys.path)
 from _common import versions as _versions  # noqa: E402
 
 import neurotrain as nt
@@ -58,14 +58,7 @@ RESULTS = Path(__file__).resolve().parent / "results" / "bptt_step.md"
 # --------------------------------------------------------------------------------------------
 def make_batch(T: int, seed: int = 0):
     """Smooth random inputs and a target that is a leaky running sum of them."""
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(T, BATCH, NUM_IN)).astype(np.float32)
-    y = np.zeros((T, BATCH, NUM_OUT), np.float32)
-    acc = np.zeros((BATCH, NUM_OUT), np.float32)
-    for t in range(T):
-        acc = 0.9 * acc + 0.1 * x[t]
-        y[t] = acc
-    return x, y
+    return leaky_average_batch(T, BATCH, NUM_IN, NUM_OUT, rate=0.1, seed=seed)
 
 
 # --------------------------------------------------------------------------------------------

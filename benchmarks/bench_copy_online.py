@@ -328,9 +328,7 @@ def plot(runs, path: Path, cfg: dict) -> None:
     axes[1, 0].legend(fontsize=8, frameon=False)
     fig.suptitle(f"Copy task, GRU with {cfg['num_rec']} units, batch {cfg['batch_size']}: BPTT vs online learning")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    nt.io.save_figure(fig, path, "png", dpi=110, close=True)
 
 
 def report(runs, alignments, cfg, cmd, loads, total_s, png_name, now=None, notes="") -> str:

@@ -16,7 +16,7 @@ the recorded trajectories; 1024 states are sampled from them with Gaussian noise
   ``q = 1/2 |F(h) - h|^2`` with per-candidate stopping, a batched Newton / Levenberg-Marquardt
   polish, filtering, de-duplication and the eigen-decomposition and classification of the
   unique points. Called once to compile and then ``--reps`` times; the table shows the median.
-* **fsolve (seed 003's exact mode)**: for each of the same 1024 starting states,
+* **fsolve per candidate** (root finding one start at a time): for each of the same 1024 starting states,
   ``scipy.optimize.fsolve`` on the continuous-time right-hand side ``-h + tanh(W h + b)``
   (whose roots are the fixed points of the Euler map) with its analytic Jacobian, in float64;
   points with ``max |rhs| < 1e-6`` are kept, de-duplicated with the same tolerance (1e-3) and
@@ -43,18 +43,17 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import argparse  # noqa: E402
 import datetime  # noqa: E402
-import platform  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
-from importlib import metadata  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import brainstate  # noqa: E402
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
+from _common import loadavg, machine, versions  # noqa: E402  (benchmarks/ is on sys.path)
 
 import neurotrain as nt  # noqa: E402
 
@@ -152,29 +151,6 @@ def match(a, b, tol):
     return pairs, np.asarray(dist)
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} CPU cores (os.cpu_count), {cpu}, {platform.system()} {platform.machine()}"
-
-
-def versions() -> str:
-    out = [f"python {platform.python_version()}"]
-    for pkg in ("jax", "jaxlib", "brainstate", "numpy", "scipy", "neurotrain"):
-        try:
-            out.append(f"{pkg} {metadata.version(pkg)}")
-        except metadata.PackageNotFoundError:
-            out.append(f"{pkg} (not installed)")
-    return ", ".join(out)
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="256 candidates, 1 repetition, write nothing")
@@ -185,7 +161,7 @@ def main(argv=None) -> int:
     if args.quick:
         args.candidates, args.reps = 256, 1
 
-    load0 = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    load0 = loadavg()
     model, W, rng = build_network(0)
     act = record(model, rng)
     fps, first_s, wall, cpu, stages = run_ours(model, act, args.candidates, args.reps)
@@ -193,7 +169,7 @@ def main(argv=None) -> int:
           f"then median {wall:.2f} s wall / {cpu:.2f} s CPU", flush=True)
     pts, stab, fs_wall, fs_cpu, n_starts = run_fsolve(W, fps.candidate_start)
     print(f"fsolve: {len(pts)} points; {fs_wall:.2f} s wall / {fs_cpu:.2f} s CPU", flush=True)
-    load1 = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    load1 = loadavg()
 
     ours = fps.points.astype(np.float64)
     pairs, dist = match(ours, pts, UNIQUE_TOL)
@@ -211,7 +187,7 @@ def main(argv=None) -> int:
         f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC.",
         "",
         f"- Machine: {machine()}; JAX backend {jax.default_backend()}.",
-        f"- Versions: {versions()}.",
+        f"- Versions: {versions(('jax', 'jaxlib', 'brainstate', 'numpy', 'scipy', 'neurotrain'))}.",
         f"- Load average (1/5/15 min) before / after: {load0} / {load1}. "
         f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}, "
         f"XLA_FLAGS={os.environ.get('XLA_FLAGS', 'not set')}.",

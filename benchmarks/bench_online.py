@@ -52,8 +52,7 @@ import brainstate
 import braintools
 import jax
 import jax.numpy as jnp
-import numpy as np
-from _common import FixedBatchTask, loadavg, machine, versions  # noqa: E402  (benchmarks/ is on sys.path)
+from _common import FixedBatchTask, leaky_average_batch, loadavg, machine, versions  # noqa: E402  (benchmarks/ is on sys.path)
 
 import neurotrain as nt
 from neurotrain.training import BPTT, DRTRL, PPProp, Trainer
@@ -76,14 +75,7 @@ METHODS = {
 
 def make_batch(T: int, seed: int = 0):
     """Random inputs; the target is a leaky running average of the input (a memory task)."""
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(T, BATCH, NUM_IN)).astype(np.float32)
-    y = np.zeros((T, BATCH, NUM_OUT), np.float32)
-    acc = np.zeros((BATCH, NUM_OUT), np.float32)
-    for t in range(T):
-        acc = 0.95 * acc + 0.05 * x[t]
-        y[t] = acc
-    return x, y
+    return leaky_average_batch(T, BATCH, NUM_IN, NUM_OUT, rate=0.05, seed=seed)
 
 
 def build(method_name: str, task: FixedBatchTask, seed: int = 0) -> Trainer:

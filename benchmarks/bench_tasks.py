@@ -1,4 +1,4 @@
-"""Train a leaky RNN with BPTT on each seed-003 task (and PDM) to a stated criterion.
+"""Train a leaky RNN with BPTT on the CDDM, DMS, flip-flop and memory tasks (and PDM) to a criterion.
 
 For every task: a 128-unit leaky ReLU RNN (tau = 100 ms, dt = the task's, recurrent noise
 0.05), Adam, gradient clipping at norm 1, batch 64, evaluated every ``--eval-every`` steps on
@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import platform
 import sys
 import time
 
@@ -37,6 +36,7 @@ os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false")
 import brainstate  # noqa: E402
 import braintools  # noqa: E402
 import jax  # noqa: E402
+from _common import loadavg, machine, versions  # noqa: E402  (benchmarks/ is on sys.path)
 
 import neurotrain as nt  # noqa: E402
 from neurotrain.training import EarlyStopping, Trainer  # noqa: E402
@@ -72,19 +72,6 @@ def _ngym_pdm(pool_size: int, seed: int):
         warnings.simplefilter("ignore")
         return NeurogymPDM(dt=20.0, env="PerceptualDecisionMaking-v0", env_kwargs={"timing": {"stimulus": 1000}},
                            pool_size=pool_size, seed=seed)
-
-
-def machine() -> str:
-    cpu = platform.processor() or "?"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return (f"{cpu}, {os.cpu_count()} logical CPUs visible (shared with other jobs), "
-            f"{platform.system()} {platform.release()}, Python {platform.python_version()}, "
-            f"jax {jax.__version__}, brainstate {brainstate.__version__}, braintools {braintools.__version__}, "
-            f"neurotrain {nt.__version__}, backend {jax.default_backend()}")
 
 
 def run(name: str, max_steps: int | None, eval_every: int, seed: int = 0) -> dict:
@@ -147,7 +134,7 @@ def main(argv=None):
     ap.add_argument("--eval-every", type=int, default=50)
     ap.add_argument("--out", default=None, help=f"markdown file (default {OUT} when all tasks run)")
     args = ap.parse_args(argv)
-    load0 = os.getloadavg()[0]
+    load0 = loadavg()
     rows = []
     for name in args.tasks:
         row = run(name, args.max_steps, args.eval_every)
@@ -158,8 +145,9 @@ def main(argv=None):
         "# Steps and wall time to criterion, seed-003 tasks and PDM (BPTT)",
         "",
         f"Run on {datetime.date.today().isoformat()} with `python benchmarks/bench_tasks.py`.",
-        f"Machine: {machine()}.",
-        f"Load average (1 min) at start / end: {load0:.1f} / {os.getloadavg()[0]:.1f} "
+        f"Machine: {machine()}; JAX backend {jax.default_backend()}.",
+        f"Versions: {versions()}.",
+        f"Load average (1/5/15 min) at start / end: {load0} / {loadavg()} "
         "(other jobs share the CPUs; wall times scale with it).",
         "",
         "Model: `LeakyRNNCell(num_in, 128, tau=100, dt=task.dt, sigma_rec=0.05)` + linear readout; "

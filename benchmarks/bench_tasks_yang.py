@@ -37,12 +37,12 @@ import platform
 import subprocess
 import sys
 import time
-from importlib import metadata
 from pathlib import Path
 
 import brainstate
 import braintools
 import jax
+from _common import cpu_model, versions  # noqa: E402  (benchmarks/ is on sys.path)
 
 import neurotrain as nt
 from neurotrain._errors import TrainingDivergedError
@@ -79,16 +79,6 @@ reruns ran at a lower machine load (step s 0.10-0.21 against 0.28-0.80 for the f
 while the input-noise generator of the Yang tasks was being replaced by a faster one with the
 same distribution (`benchmarks/results/batch_cost.md`), so their noise draws may differ from
 the first run's."""
-
-
-def cpu_model() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def git_commit() -> str:
@@ -243,9 +233,7 @@ def main(argv=None):
         "date": datetime.date.today().isoformat(),
         "machine": f"{os.cpu_count()} CPU cores (nproc), {cpu_model()}, {platform.system()} {platform.release()}; "
                    "shared with other jobs while it ran, so wall times are upper bounds",
-        "software": f"python {platform.python_version()}, jax {jax.__version__}, brainstate "
-                    f"{metadata.version('brainstate')}, braintools {metadata.version('braintools')}, "
-                    f"neurotrain {nt.__version__}",
+        "software": versions(("jax", "brainstate", "braintools", "neurotrain")),
         "commit": git_commit(),
         "target": args.target, "eval_every": args.eval_every, "eval_trials": args.eval_trials,
         "max_steps": f"{args.max_steps} (Soo: {args.max_steps_soo})", "seed": args.seed, "notes": NOTES,

@@ -3,7 +3,9 @@
 Built on JAX and brainstate / braintools / braintrace. The sub-packages are
 :mod:`neurotrain.models` (cells and the RNN stack), :mod:`neurotrain.tasks`,
 :mod:`neurotrain.training` (``train``, gradient methods, callbacks),
-:mod:`neurotrain.analysis`, :mod:`neurotrain.plot` and :mod:`neurotrain.io` (run directories).
+:mod:`neurotrain.analysis`, :mod:`neurotrain.plot`, :mod:`neurotrain.io` (files, checkpoints,
+the run-directory layout) and :mod:`neurotrain.runs` (train, evaluate, analyse and export run
+directories, as the ``neurotrain`` command does).
 """
 
 import importlib
@@ -17,7 +19,7 @@ from ._errors import (
 )
 from ._version import __version__
 
-_SUBMODULES = ("analysis", "io", "models", "plot", "tasks", "training")
+_SUBMODULES = ("analysis", "io", "models", "plot", "runs", "tasks", "training")
 
 
 def __getattr__(name):
@@ -38,6 +40,6 @@ def __dir__():
     return sorted(set(globals()) | set(__all__))
 
 __all__ = [
-    "__version__", "train", "models", "tasks", "training", "analysis", "plot", "io",
+    "__version__", "train", "models", "tasks", "training", "analysis", "plot", "io", "runs",
     "NeurotrainError", "ConfigError", "ShapeError", "TrainingDivergedError", "CheckpointError",
 ]

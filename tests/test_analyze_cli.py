@@ -11,6 +11,10 @@ import pytest
 
 import neurotrain as nt
 from neurotrain.cli import _analyze
+from neurotrain.io import RunLayout
+
+ANALYSIS_FILE = RunLayout.ANALYSIS_FILE
+ANALYSIS_FIGURES = RunLayout.ANALYSIS_FIGURES
 
 
 def parse(argv):
@@ -27,7 +31,7 @@ def run_dir(tmp_path_factory):
     brainstate.random.seed(0)
     model = nt.models.build_model("leaky", task.num_in, 12, task.num_out)
     out = tmp_path_factory.mktemp("run")
-    nt.io.save_run(out, model=model, task=task, config={"seed": 4}, figures=False)
+    nt.runs.save_run(out, model=model, task=task, config={"seed": 4}, figures=False)
     return str(out)
 
 
@@ -38,7 +42,7 @@ def test_analyze_writes_summary_results_and_figures(run_dir, capsys):
     report = capsys.readouterr().out
     assert "fixed points (exact)" in report and "psychometric (logistic)" in report
 
-    with open(os.path.join(run_dir, _analyze.ANALYSIS_FILE)) as f:
+    with open(os.path.join(run_dir, ANALYSIS_FILE)) as f:
         summary = json.load(f)
     assert summary["task"] == "perceptual-decision-making" and summary["seed"] == 6   # run seed + 2
     beh = summary["behaviour"]
@@ -77,7 +81,7 @@ def test_analyze_approximate_mode_without_figures(run_dir):
     args = parse([run_dir, "--trials", "64", "--candidates", "24", "--mode", "approximate", "--q-tol", "1e-4",
                   "--no-figures", "--seed", "1", "--function", "probit"])
     assert _analyze.run(args) == 0
-    with open(os.path.join(run_dir, _analyze.ANALYSIS_FILE)) as f:
+    with open(os.path.join(run_dir, ANALYSIS_FILE)) as f:
         summary = json.load(f)
     assert summary["seed"] == 1 and summary["figures"] == []
     assert summary["fixed_points"]["mode"] == "approximate" and summary["psychometric"]["function"] == "probit"
@@ -113,10 +117,10 @@ def test_reanalysis_replaces_only_its_own_files(run_dir):
         f.write(b"x")
     assert _analyze.run(parse([run_dir, "--trials", "32", "--candidates", "8", "--formats", "png"])) == 0
     assert not os.path.exists(stale) and os.path.exists(mine)
-    with open(os.path.join(run_dir, _analyze.ANALYSIS_FILE)) as f:
+    with open(os.path.join(run_dir, ANALYSIS_FILE)) as f:
         summary = json.load(f)
     on_disk = {os.path.join("figures", f) for f in os.listdir(figures)
-               if f.rsplit(".", 1)[0] in _analyze.ANALYSIS_FIGURES}
+               if f.rsplit(".", 1)[0] in ANALYSIS_FIGURES}
     assert on_disk == set(summary["figures"])
     # the psychometric result was rewritten (the stale 1-byte file is gone)
     assert os.path.getsize(stale_result) > 1
@@ -125,18 +129,17 @@ def test_reanalysis_replaces_only_its_own_files(run_dir):
 def test_training_again_into_a_run_dir_clears_the_analysis(run_dir, tmp_path):
     import shutil
 
-    from neurotrain.cli._main import _clear_old_run
-
     run_dir = shutil.copytree(run_dir, tmp_path / "copy")      # leave the module's run intact
     os.makedirs(os.path.join(run_dir, "figures"), exist_ok=True)
     with open(os.path.join(run_dir, "figures", "my_notes.png"), "wb") as f:
         f.write(b"x")
     assert _analyze.run(parse([str(run_dir), "--trials", "32", "--candidates", "8", "--no-figures"])) == 0
-    assert os.path.exists(os.path.join(run_dir, _analyze.ANALYSIS_FILE))
-    _clear_old_run(run_dir)
-    assert not os.path.exists(os.path.join(run_dir, _analyze.ANALYSIS_FILE))
+    assert os.path.exists(os.path.join(run_dir, ANALYSIS_FILE))
+    for path in RunLayout(run_dir).train_outputs():   # what a new `train` into the folder deletes
+        os.remove(path)
+    assert not os.path.exists(os.path.join(run_dir, ANALYSIS_FILE))
     assert not [f for f in os.listdir(os.path.join(run_dir, "analysis"))
                 if f.endswith((".json", ".npz"))]
     assert not [f for f in os.listdir(os.path.join(run_dir, "figures"))
-                if f.rsplit(".", 1)[0] in _analyze.ANALYSIS_FIGURES]
+                if f.rsplit(".", 1)[0] in ANALYSIS_FIGURES]
     assert os.path.exists(os.path.join(run_dir, "figures", "my_notes.png"))   # not ours: kept

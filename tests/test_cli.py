@@ -14,6 +14,7 @@ import pytest
 import neurotrain as nt
 from neurotrain.cli import main
 from neurotrain.cli._main import parse_key_values
+from neurotrain.io import RunLayout
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 TINY = ["--hidden", "12", "--batch-size", "8", "--no-progress"]
@@ -196,7 +197,7 @@ def test_diverging_training_exits_3_and_keeps_weights(tmp_path, capsys):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["stop_reason"] == "diverged" and summary["diverged_at_step"] >= 1
     assert summary["last_checkpoint_step"] < summary["diverged_at_step"]
-    model, task, _ = nt.io.load_run(out)  # the saved (last good) weights are finite and load
+    model, task, _ = nt.runs.load_run(out)  # the saved (last good) weights are finite and load
     import brainstate
     import numpy as np
 
@@ -219,16 +220,14 @@ def test_console_script_in_a_subprocess(tmp_path):
     assert "Traceback" not in proc.stderr
 
 
-def test_rerun_into_the_same_dir_clears_stale_results(tmp_path, capsys):
-    from neurotrain.cli._main import _clear_old_run
-
+def test_rerun_into_the_same_dir_clears_stale_results(tmp_path):
     (tmp_path / "figures").mkdir()
     (tmp_path / "checkpoints").mkdir()
     for name in ("config.json", "summary.json", "evaluation.json", "figures/loss_curve.png", "notes.txt",
                  "checkpoints/step-00000100.msgpack", "checkpoints/mine.msgpack"):
         (tmp_path / name).write_text("old")
-    _clear_old_run(str(tmp_path))
-    assert "replacing the earlier run" in capsys.readouterr().err
+    for path in RunLayout(tmp_path).train_outputs():   # what `train` deletes (and says so: test_runs.py)
+        os.remove(path)
     assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == ["mine.msgpack", "notes.txt"]
 
 
@@ -243,7 +242,7 @@ def test_export_writes_numpy_weights_that_reproduce_the_network(copy_run, tmp_pa
     printed = capsys.readouterr().out
     assert str(dest / "weights.npz") in printed and "read_export" in printed
     weights, desc = nt.io.read_export(dest)
-    model, task, _ = nt.io.load_run(out)
+    model, task, _ = nt.runs.load_run(out)
     assert set(weights) == {".".join(map(str, k)) for k in model.states(brainstate.ParamState)}
     assert desc["task"]["name"] == "copy" and desc["task"]["params"]["delay"] == 7
     assert desc["layers"][0]["kind"] == "gru" and desc["source"]["step"] == 20

@@ -16,9 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from neurotrain.cli import main
-from neurotrain.cli._main import TRAIN_OPTIONS
 from neurotrain.io import parse_config_text, read_config_file, to_toml
+from neurotrain.runs import RunOptions
 
+TRAIN_OPTIONS = RunOptions.names()
 FUZZ = settings(max_examples=60, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 

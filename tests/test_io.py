@@ -1,4 +1,4 @@
-"""Checkpoints and run directories: round trips, strict checks, corrupt files."""
+"""io: checkpoints (round trips, strict checks, corrupt files), atomic files, the run layout, exports."""
 
 from __future__ import annotations
 
@@ -14,21 +14,13 @@ import pytest
 
 import neurotrain as nt
 from neurotrain.io import (
-    CHECKPOINT_FILE,
     CHECKPOINTS_DIR,
-    CONFIG_FILE,
-    SUMMARY_FILE,
     checkpoint_path,
     latest_checkpoint,
-    list_checkpoints,
     load_checkpoint,
-    load_run,
     read_checkpoint,
     save_checkpoint,
-    save_run,
 )
-
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def _model(seed=0, num_rec=8, layers=2, train_h0=True, cell="leaky"):
@@ -163,104 +155,6 @@ def test_optimizer_state_missing_is_reported(tmp_path):
         load_checkpoint(tmp_path / "c.msgpack", _model(), braintools.optim.Adam(1e-3))
 
 
-# --------------------------------------------------------------------------------------------
-# run directories
-# --------------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def pdm_run(tmp_path_factory):
-    """A briefly trained decision-making run saved with save_run."""
-    run_dir = tmp_path_factory.mktemp("run")
-    task = nt.tasks.PerceptualDecisionMaking(stimulus=200.0)
-    brainstate.random.seed(0)
-    model = nt.models.build_model("leaky", task.num_in, 16, task.num_out, dt=task.dt, tau=100.0)
-    opt = braintools.optim.Adam(lr=1e-2)
-    result = nt.train(model, task, opt, num_steps=20, batch_size=16, seed=0, eval_every=10, eval_trials=64)
-    evaluation = nt.analysis.evaluate(model, task, 200, seed=1)
-    config = {"seed": 0, "method": {"name": "bptt"}, "training": {"num_steps": 20, "batch_size": 16}}
-    save_run(run_dir, model=model, task=task, config=config, result=result, evaluation=evaluation,
-             optimizer=opt)
-    return run_dir, model, task, result, evaluation
-
-
-def test_save_run_writes_config_checkpoint_summary_figures(pdm_run):
-    run_dir, model, task, result, evaluation = pdm_run
-    cfg = json.loads((run_dir / CONFIG_FILE).read_text())
-    assert cfg["task"] == task.config()
-    assert cfg["model"] == model.config()
-    assert cfg["seed"] == 0 and cfg["method"] == {"name": "bptt"}
-    opt_cfg = cfg["optimizer"]
-    assert opt_cfg["name"] == "adam" and opt_cfg["lr"] == pytest.approx(0.01)
-    assert opt_cfg["betas"] == [0.9, 0.999] and opt_cfg["eps"] == 1e-8
-    assert opt_cfg["schedule"] == {"name": "ConstantLR", "factor": 1.0, "total_iters": 0}
-    assert set(cfg["versions"]) >= {"neurotrain", "jax", "brainstate", "braintools", "braintrace"}
-    assert cfg["versions"]["neurotrain"] == nt.__version__
-
-    summary = json.loads((run_dir / SUMMARY_FILE).read_text())
-    assert summary["task"] == "perceptual-decision-making"
-    assert summary["steps"] == 20
-    assert summary["final_loss"] == pytest.approx(result.final_loss)
-    assert summary["wall_time_s"] == pytest.approx(result.wall_time_s)
-    assert summary["accuracy"] == pytest.approx(evaluation.scores["accuracy"])
-    assert summary["ideal_accuracy"] == pytest.approx(evaluation.scores["ideal_accuracy"])
-    assert "mse" not in summary
-    rows = summary["per_condition"]["coherence"]
-    assert [r["coherence"] for r in rows] == pytest.approx([0.0, 6.4, 12.8, 25.6, 51.2])
-    assert sum(r["n"] for r in rows) == 200
-
-    assert [step for step, _ in list_checkpoints(run_dir)] == [20]
-    raw = braintools.file.msgpack_load(checkpoint_path(run_dir, 20))
-    assert raw["step"] == 20 and "opt" in raw and "sched" in raw
-    for name in ("loss_curve.png", "example_trials.png", "performance_by_condition.png"):
-        data = (run_dir / "figures" / name).read_bytes()
-        assert data.startswith(PNG_MAGIC) and len(data) > 5000, name
-
-
-def test_load_run_rebuilds_identical_network(pdm_run):
-    run_dir, model, task, _, evaluation = pdm_run
-    model2, task2, cfg = load_run(run_dir)
-    assert task2 == task
-    assert model2.config() == model.config()
-    np.testing.assert_array_equal(_outputs(model2)[0], _outputs(model)[0])
-    ev2 = nt.analysis.evaluate(model2, task2, 200, seed=1)
-    assert ev2.scores == evaluation.scores
-
-
-def test_summary_of_value_task_has_mse(tmp_path):
-    task = nt.tasks.Integrator()
-    brainstate.random.seed(0)
-    model = nt.models.build_model("vanilla", 1, 8, 1)
-    evaluation = nt.analysis.evaluate(model, task, 16, seed=1)
-    save_run(tmp_path, model=model, task=task, config={}, evaluation=evaluation, figures=False)
-    summary = json.loads((tmp_path / SUMMARY_FILE).read_text())
-    assert summary["mse"] == pytest.approx(evaluation.scores["mse"])
-    assert "accuracy" not in summary and "per_condition" not in summary
-    assert {"task", "steps", "wall_time_s", "final_loss"} <= set(summary)
-    assert not (tmp_path / "figures").exists()
-
-
-def test_load_run_errors_are_clear(tmp_path):
-    with pytest.raises(nt.CheckpointError, match="does not exist"):
-        load_run(tmp_path / "missing")
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    with pytest.raises(nt.CheckpointError, match="config.json"):
-        load_run(empty)
-    bad = tmp_path / "bad"
-    bad.mkdir()
-    (bad / CONFIG_FILE).write_text("{not json")
-    with pytest.raises(nt.CheckpointError, match=r"config\.json is not valid JSON"):
-        load_run(bad)
-
-
-def test_load_run_without_checkpoint(tmp_path):
-    task = nt.tasks.Integrator()
-    model = nt.models.build_model("vanilla", 1, 4, 1)
-    save_run(tmp_path, model=model, task=task, config={}, figures=False)
-    os.remove(checkpoint_path(tmp_path, 0))
-    with pytest.raises(nt.CheckpointError, match="holds no checkpoint"):
-        load_run(tmp_path)
-
-
 def test_dtype_follows_the_model(tmp_path):
     model = _model(layers=1)
     save_checkpoint(tmp_path / "c.msgpack", model)
@@ -376,30 +270,6 @@ def test_latest_checkpoint_falls_back_past_a_corrupt_newest_file(tmp_path):
         latest_checkpoint(tmp_path)
 
 
-def test_load_run_uses_the_newest_readable_checkpoint(tmp_path):
-    task = nt.tasks.Integrator()
-    brainstate.random.seed(0)
-    model = nt.models.build_model("vanilla", 1, 4, 1)
-    save_run(tmp_path, model=model, task=task, config={}, figures=False)  # step 0
-    model.readout.b.value = model.readout.b.value + 1.0
-    save_checkpoint(checkpoint_path(tmp_path, 7), model, step=7)
-    loaded, _, _ = load_run(tmp_path)
-    np.testing.assert_array_equal(np.asarray(loaded.readout.b.value), np.asarray(model.readout.b.value))
-    open(checkpoint_path(tmp_path, 7), "wb").write(b"\x00" * 10)
-    with pytest.warns(UserWarning, match="skipping"):
-        loaded, _, _ = load_run(tmp_path)
-    np.testing.assert_array_equal(np.asarray(loaded.readout.b.value), np.zeros(1))
-
-
-def test_legacy_single_checkpoint_file_still_loads(tmp_path):
-    task = nt.tasks.Integrator()
-    model = nt.models.build_model("vanilla", 1, 4, 1)
-    save_run(tmp_path, model=model, task=task, config={}, figures=False, checkpoint=False)
-    save_checkpoint(tmp_path / CHECKPOINT_FILE, model, step=3)
-    loaded, _, _ = load_run(tmp_path)
-    np.testing.assert_array_equal(np.asarray(loaded.layers[0].W.value), np.asarray(model.layers[0].W.value))
-
-
 def test_learning_rate_schedule_state_round_trips(tmp_path):
     def make(seed):
         m = _model(seed=seed, layers=1)
@@ -420,16 +290,6 @@ def test_learning_rate_schedule_state_round_trips(tmp_path):
     assert float(opt_b.current_lr) == pytest.approx(0.1 * 0.5 ** 4) == float(opt_a.current_lr)
 
 
-def test_config_records_the_optimizer_and_its_schedule():
-    sched = braintools.optim.ExponentialDecayLR(base_lr=0.025, decay_steps=1, decay_rate=0.99975)
-    opt = braintools.optim.Adam(lr=sched, eps=1e-1)
-    cfg = nt.io.run_config(model=_model(layers=1), task=nt.tasks.Integrator(), optimizer=opt)
-    assert cfg["optimizer"]["lr"] == 0.025 and cfg["optimizer"]["eps"] == 0.1
-    assert cfg["optimizer"]["schedule"] == {"name": "ExponentialDecayLR", "decay_steps": 1,
-                                            "decay_rate": 0.99975, "transition_begin": 0,
-                                            "staircase": False, "end_value": None}
-
-
 def test_extra_entries_cannot_shadow_the_checkpoint(tmp_path):
     with pytest.raises(nt.CheckpointError, match="'params'"):
         save_checkpoint(tmp_path / "c.msgpack", _model(layers=1), extra={"params": {}})
@@ -446,6 +306,133 @@ def test_mismatched_optimizer_state_leaves_everything_untouched(tmp_path):
         load_checkpoint(tmp_path / "c.msgpack", b, braintools.optim.SGD(1e-2))
     for k, v in _values(b).items():
         np.testing.assert_array_equal(v, before[k])
+
+
+# --------------------------------------------------------------------------------------------
+# files: atomic writes, JSON, figures, versions
+# --------------------------------------------------------------------------------------------
+def test_atomic_write_replaces_or_keeps_the_old_file(tmp_path, monkeypatch):
+    from neurotrain.io import atomic_write_bytes, atomic_write_text
+
+    path = tmp_path / "deep" / "f.txt"
+    assert atomic_write_text(path, "first\n") == os.fspath(path)
+    assert atomic_write_bytes(path, b"second") == os.fspath(path) and path.read_bytes() == b"second"
+
+    def crash(src, dst):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write_text(path, "third")
+    monkeypatch.undo()
+    assert path.read_bytes() == b"second" and os.listdir(path.parent) == ["f.txt"]  # no temporary left
+
+
+def test_json_round_trip_of_numpy_values(tmp_path):
+    from neurotrain.io import jsonable, read_json, write_json
+
+    obj = {"a": np.float32(0.25), "b": np.arange(3), "c": (1, 2.5), "d": float("inf"), 7: tmp_path}
+    assert jsonable(obj) == {"a": 0.25, "b": [0, 1, 2], "c": [1, 2.5], "d": None, "7": os.fspath(tmp_path)}
+    path = write_json(tmp_path / "x.json", obj)
+    assert read_json(path) == jsonable(obj)
+    (tmp_path / "bad.json").write_text("{")
+    with pytest.raises(nt.CheckpointError, match=r"bad\.json is not valid JSON"):
+        read_json(tmp_path / "bad.json")
+
+
+def test_save_figure_writes_each_format_atomically(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from neurotrain.io import save_figure
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1, 2], [2, 0, 1])
+    paths = save_figure(fig, tmp_path / "figs" / "line.pdf", ("png", "pdf", "svg"), close=True)
+    assert [os.path.basename(p) for p in paths] == ["line.png", "line.pdf", "line.svg"]
+    assert (tmp_path / "figs" / "line.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (tmp_path / "figs" / "line.pdf").read_bytes()[:5] == b"%PDF-"
+    assert b"<svg" in (tmp_path / "figs" / "line.svg").read_bytes()
+    assert sorted(os.listdir(tmp_path / "figs")) == ["line.pdf", "line.png", "line.svg"]
+    assert not plt.fignum_exists(fig.number)                       # closed
+    assert nt.analysis.save_figure is save_figure                  # one saver for the whole package
+    with pytest.raises(nt.ConfigError, match="formats must be among"):
+        save_figure(fig, tmp_path / "x", "jpg")
+
+
+def test_library_versions_and_their_text():
+    import platform
+
+    from neurotrain.io import library_versions, versions_text
+
+    v = library_versions()
+    assert list(v) == ["python", "neurotrain", "jax", "jaxlib", "brainstate", "braintools", "braintrace", "numpy"]
+    assert v["python"] == platform.python_version() and v["neurotrain"] == nt.__version__
+    assert v["numpy"] == np.__version__
+    text = versions_text(("neurotrain", "numpy", "surely-not-a-package"))
+    assert text == f"neurotrain {nt.__version__}, numpy {np.__version__}, surely-not-a-package (not installed)"
+
+
+# --------------------------------------------------------------------------------------------
+# the run-directory layout
+# --------------------------------------------------------------------------------------------
+def test_run_layout_names_every_file_and_folder(tmp_path):
+    from neurotrain.io import RunLayout
+
+    layout = RunLayout(tmp_path)
+    assert layout.root == os.fspath(tmp_path)
+    rel = {name: os.path.relpath(getattr(layout, name), tmp_path) for name in (
+        "config_file", "summary_file", "metrics_file", "evaluation_file", "analysis_file",
+        "legacy_checkpoint_file", "checkpoints_dir", "figures_dir", "analysis_dir", "export_dir",
+        "tensorboard_dir")}
+    assert rel == {"config_file": "config.json", "summary_file": "summary.json", "metrics_file": "metrics.csv",
+                   "evaluation_file": "evaluation.json", "analysis_file": "analysis.json",
+                   "legacy_checkpoint_file": "checkpoint.msgpack", "checkpoints_dir": "checkpoints",
+                   "figures_dir": "figures", "analysis_dir": "analysis", "export_dir": "export",
+                   "tensorboard_dir": "tensorboard"}
+    # the module constants are the layout's names
+    assert (nt.io.CONFIG_FILE, nt.io.SUMMARY_FILE, nt.io.METRICS_FILE, nt.io.CHECKPOINTS_DIR,
+            nt.io.CHECKPOINT_FILE, nt.io.FIGURES_DIR, nt.io.TENSORBOARD_DIR) == (
+        "config.json", "summary.json", "metrics.csv", "checkpoints", "checkpoint.msgpack", "figures", "tensorboard")
+    assert layout.checkpoint(np.int64(7)) == checkpoint_path(tmp_path, 7) == os.path.join(
+        tmp_path, "checkpoints", "step-00000007.msgpack")
+    assert RunLayout.parse_checkpoint_name("step-00000007.msgpack") == 7
+    assert RunLayout.parse_checkpoint_name(".step-00000007.msgpack.ab12.tmp") is None
+    for bad in (-1, 2.0, True):
+        with pytest.raises(nt.CheckpointError, match="integer >= 0"):
+            layout.checkpoint(bad)
+
+
+def test_run_layout_lists_what_each_command_replaces(tmp_path):
+    from neurotrain.io import RunLayout
+
+    layout = RunLayout(tmp_path)
+    files = ["config.json", "summary.json", "metrics.csv", "evaluation.json", "analysis.json",
+             "checkpoint.msgpack", "checkpoints/step-00000010.msgpack", "checkpoints/.step-1.tmp",
+             "tensorboard/events.out.tfevents.123.host", "figures/loss_curve.png", "figures/eigenvalues.svg",
+             "figures/psychometric.pdf", "figures/my_plot.png", "analysis/pca.npz", "analysis/fixed_points.json",
+             "analysis/notes.json", "export/weights.npz", "notes.txt"]
+    for name in files:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x")
+
+    def rel(paths):
+        return sorted(os.path.relpath(p, tmp_path).replace(os.sep, "/") for p in paths)
+
+    assert rel(layout.train_outputs()) == sorted(
+        ["config.json", "summary.json", "metrics.csv", "evaluation.json", "analysis.json", "checkpoint.msgpack",
+         "checkpoints/step-00000010.msgpack", "tensorboard/events.out.tfevents.123.host",
+         "figures/loss_curve.png", "figures/eigenvalues.svg", "figures/psychometric.pdf",
+         "analysis/pca.npz", "analysis/fixed_points.json"])
+    assert rel(layout.analysis_outputs()) == sorted(
+        ["analysis.json", "figures/eigenvalues.svg", "figures/psychometric.pdf", "analysis/pca.npz",
+         "analysis/fixed_points.json"])
+    assert rel(layout.analysis_outputs(figures=False)) == ["analysis.json", "analysis/fixed_points.json",
+                                                          "analysis/pca.npz"]
+    assert layout.weight_derived_outputs() == ["evaluation.json", "analysis.json", "export"]
+    assert RunLayout(tmp_path / "nothing-here").train_outputs() == []
 
 
 # --------------------------------------------------------------------------------------------

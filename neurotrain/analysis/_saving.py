@@ -4,8 +4,9 @@
 ``PCAResult``, ``Psychometric``, ``Chronometric``, ``Activity``, ``Evaluation``) as two files:
 ``<path>.json`` (the type, the scalars, strings and nesting) and ``<path>.npz`` (every array,
 read back with ``allow_pickle=False``). :func:`load_result` rebuilds the object.
-:func:`save_figure` writes a matplotlib figure as PNG (and PDF / SVG on request).
-:class:`DataSaver` bundles both for one folder, as seed 003's ``DataSaver``.
+:func:`save_figure` (:func:`neurotrain.io.save_figure`) writes a matplotlib figure as PNG (and
+PDF / SVG on request).
+:class:`DataSaver` bundles both for one folder.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import CheckpointError, ConfigError
+from ..io import atomic_write_bytes, read_json, save_figure, write_json
 
 __all__ = ["save_result", "load_result", "save_figure", "DataSaver", "RESULT_TYPES"]
 
@@ -136,8 +138,6 @@ def save_result(result, path) -> tuple[str, str]:
     >>> bool(np.array_equal(p.components, q.components))
     True
     """
-    from ..io import write_json
-
     if not (dataclasses.is_dataclass(result) and not isinstance(result, type)):
         raise ConfigError(f"save_result saves neurotrain result objects (dataclasses); got {type(result).__name__}.")
     base = _base(path)
@@ -147,10 +147,7 @@ def save_result(result, path) -> tuple[str, str]:
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
     npz_path, json_path = base + ".npz", base + ".json"
-    tmp = npz_path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(buf.getvalue())
-    os.replace(tmp, npz_path)
+    atomic_write_bytes(npz_path, buf.getvalue())
     write_json(json_path, {"format": FORMAT, "type": type(result).__name__, "arrays": os.path.basename(npz_path),
                            "result": tree})
     return json_path, npz_path
@@ -168,8 +165,6 @@ def load_result(path):
     -------
     The result object, of the class it was saved from.
     """
-    from ..io import read_json
-
     base = _base(path)
     meta = read_json(base + ".json")
     if not isinstance(meta, dict) or "result" not in meta:
@@ -185,52 +180,8 @@ def load_result(path):
     return _decode(meta["result"], arrays, _result_types())
 
 
-def save_figure(fig, path, formats: str | Iterable[str] = ("png",), *, dpi: int = 120, close: bool = False) -> list[str]:
-    """Save a matplotlib figure in one or several formats (``png``, ``pdf``, ``svg``).
-
-    Parameters
-    ----------
-    fig : matplotlib.figure.Figure
-    path : str or PathLike
-        File name without extension (an extension in ``formats`` is stripped).
-    formats : str or iterable of str
-        E.g. ``"png"`` or ``("png", "pdf", "svg")``.
-    dpi : int
-        Resolution of raster formats.
-    close : bool
-        Close the figure afterwards.
-
-    Returns
-    -------
-    list of str
-        The files written.
-    """
-    formats = [formats] if isinstance(formats, str) else list(formats)
-    allowed = ("png", "pdf", "svg")
-    bad = [f for f in formats if f not in allowed]
-    if bad or not formats:
-        raise ConfigError(f"formats must be among {allowed}; got {formats!r}.")
-    base = os.fspath(path)
-    root, ext = os.path.splitext(base)
-    if ext.lstrip(".") in allowed:
-        base = root
-    os.makedirs(os.path.dirname(os.path.abspath(base)), exist_ok=True)
-    out = []
-    for f in formats:
-        p = f"{base}.{f}"
-        tmp = f"{base}.tmp.{f}"
-        fig.savefig(tmp, dpi=dpi, format=f)
-        os.replace(tmp, p)
-        out.append(p)
-    if close:
-        import matplotlib.pyplot as plt
-
-        plt.close(fig)
-    return out
-
-
 class DataSaver:
-    """A folder for analysis data and figures (seed 003's ``DataSaver``, without pickle).
+    """A folder for analysis data and figures: result objects, plain JSON data and figures (no pickle).
 
     Parameters
     ----------
@@ -258,16 +209,12 @@ class DataSaver:
         path = os.path.join(self.data_folder, filename)
         if dataclasses.is_dataclass(data) and not isinstance(data, type):
             return save_result(data, path)
-        from ..io import write_json
-
         p = _base(path) + ".json"
         write_json(p, data)
         return p
 
     def load_data(self, filename: str):
         """Inverse of :meth:`save_data`."""
-        from ..io import read_json
-
         base = _base(os.path.join(self.data_folder, filename))
         meta = read_json(base + ".json")
         if isinstance(meta, dict) and "result" in meta and "type" in meta:

@@ -1,4 +1,7 @@
-"""The ``neurotrain`` command line: ``neurotrain train``, ``neurotrain evaluate``, ``neurotrain tasks``."""
+"""The ``neurotrain`` command line: ``train``, ``evaluate``, ``analyze``, ``export``, ``tasks``.
+
+A thin shell over :mod:`neurotrain.runs` (see :func:`main`).
+"""
 
 from ._main import build_parser, main
 

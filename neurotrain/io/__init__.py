@@ -1,38 +1,57 @@
-"""Run directories, checkpoints, configuration files and numpy exports."""
+"""Files, checkpoints and the run-directory layout: the layer every other one builds on.
 
+``io`` imports nothing of neurotrain but the base modules: atomic writes, JSON, figures and
+library versions (``_files``), the checkpoint format (``_checkpoint``), the names of a run
+directory (``_layout``: :class:`RunLayout`), configuration files (``_config``) and numpy
+exports (``_export``). Building a model or a task from a run directory is
+:mod:`neurotrain.runs`' job (:func:`neurotrain.runs.load_run`).
+"""
+
+from ._checkpoint import (
+    FORMAT_VERSION,
+    checkpoint_path,
+    latest_checkpoint,
+    list_checkpoints,
+    load_checkpoint,
+    read_checkpoint,
+    run_checkpoint,
+    save_checkpoint,
+)
 from ._config import parse_config_text, read_config_file, to_toml
-from ._export import export_run, export_weights, numpy_forward, read_export
-from ._run import (
+from ._export import EXPORT_FORMATS, export_weights, numpy_forward, read_export
+from ._files import (
+    FIGURE_FORMATS,
+    atomic_write_bytes,
+    atomic_write_text,
+    jsonable,
+    library_versions,
+    read_json,
+    save_figure,
+    versions_text,
+    write_json,
+)
+from ._layout import (
+    ANALYSIS_DIR,
+    ANALYSIS_FILE,
     CHECKPOINT_FILE,
     CHECKPOINTS_DIR,
     CONFIG_FILE,
+    EVALUATION_FILE,
+    EXPORT_DIR,
     FIGURES_DIR,
     METRICS_FILE,
     SUMMARY_FILE,
     TENSORBOARD_DIR,
-    build_run,
-    checkpoint_path,
-    latest_checkpoint,
-    library_versions,
-    list_checkpoints,
-    load_checkpoint,
-    load_run,
-    read_checkpoint,
-    read_json,
-    run_checkpoint,
-    run_config,
-    save_checkpoint,
-    save_figures,
-    save_run,
-    write_json,
+    RunLayout,
 )
 
 __all__ = [
+    "atomic_write_bytes", "atomic_write_text", "jsonable", "write_json", "read_json", "save_figure",
+    "FIGURE_FORMATS", "library_versions", "versions_text",
     "save_checkpoint", "load_checkpoint", "read_checkpoint", "checkpoint_path", "list_checkpoints",
-    "latest_checkpoint", "run_checkpoint", "save_run", "load_run", "build_run", "save_figures",
-    "run_config", "library_versions", "write_json", "read_json",
+    "latest_checkpoint", "run_checkpoint", "FORMAT_VERSION",
+    "RunLayout", "CHECKPOINTS_DIR", "CHECKPOINT_FILE", "CONFIG_FILE", "SUMMARY_FILE", "METRICS_FILE",
+    "FIGURES_DIR", "TENSORBOARD_DIR", "EVALUATION_FILE", "ANALYSIS_FILE", "ANALYSIS_DIR", "EXPORT_DIR",
     "read_config_file", "parse_config_text", "to_toml",
-    "export_weights", "export_run", "read_export", "numpy_forward",
-    "CHECKPOINTS_DIR", "CHECKPOINT_FILE", "CONFIG_FILE", "SUMMARY_FILE", "METRICS_FILE",
-    "FIGURES_DIR", "TENSORBOARD_DIR",
+    "export_weights", "read_export", "numpy_forward", "EXPORT_FORMATS",
 ]

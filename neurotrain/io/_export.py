@@ -1,7 +1,8 @@
 """Export trained weights as plain numpy arrays plus a JSON description.
 
 For people who analyse networks in numpy (or MATLAB, R, Julia...) without installing JAX:
-``neurotrain export RUN_DIR --format npz`` (or :func:`export_run`) writes
+``neurotrain export RUN_DIR --format npz`` (or :func:`neurotrain.runs.export_run`, or
+:func:`export_weights` for a model in memory) writes
 
 ``weights.npz``
     one array per parameter, named by its dotted path (``layers.0.W_rec``, ``readout.W``...)
@@ -26,12 +27,14 @@ from typing import Any
 import numpy as np
 
 from .._errors import CheckpointError, ConfigError
+from .._version import __version__
+from ._checkpoint import _flat_param_values, _model_params
+from ._files import atomic_write_bytes, atomic_write_text, jsonable
 
-__all__ = ["export_weights", "export_run", "read_export", "numpy_forward", "EXPORT_FORMATS",
-           "EXPORT_DIR", "WEIGHTS_FILE", "DESCRIPTION_FILE"]
+__all__ = ["export_weights", "read_export", "numpy_forward", "EXPORT_FORMATS", "WEIGHTS_FILE",
+           "DESCRIPTION_FILE"]
 
 EXPORT_FORMATS = ("npz",)
-EXPORT_DIR = "export"
 WEIGHTS_FILE = "weights.npz"
 DESCRIPTION_FILE = "description.json"
 _FORMAT_NAME = "neurotrain-export"
@@ -74,15 +77,10 @@ _NP_ACTIVATIONS = {
 # writing
 # --------------------------------------------------------------------------------------------
 def _flat_weights(model) -> dict[str, np.ndarray]:
-    from ._run import _flat_param_values, _model_params
-
     return _flat_param_values(_model_params(model))
 
 
 def _describe(model, task, weights: Mapping[str, np.ndarray], extra: Mapping[str, Any] | None):
-    from .._version import __version__
-    from ._run import _to_json
-
     config = model.config()
     layers = []
     for i, layer in enumerate(config["layers"]):
@@ -124,7 +122,7 @@ def _describe(model, task, weights: Mapping[str, np.ndarray], extra: Mapping[str
                         "dt": task.dt, "num_steps": task.num_steps(), "target_type": task.target_type}
     if extra:
         desc.update(extra)
-    return _to_json(desc)
+    return jsonable(desc)
 
 
 def export_weights(model, out_dir: str | os.PathLike, *, task=None, format: str = "npz",
@@ -141,7 +139,8 @@ def export_weights(model, out_dir: str | os.PathLike, *, task=None, format: str 
     format : {"npz"}
         The only format so far: numpy's ``.npz`` (no pickle: every entry is a plain array).
     extra : dict, optional
-        More entries for the description (the CLI adds the run directory and the step).
+        More entries for the description (:func:`neurotrain.runs.export_run` adds the run
+        directory and the step).
 
     Returns
     -------
@@ -158,8 +157,6 @@ def export_weights(model, out_dir: str | os.PathLike, *, task=None, format: str 
     >>> sorted(weights), desc["layers"][0]["kind"]
     (['layers.0.W', 'layers.0.b', 'readout.W', 'readout.b'], 'vanilla')
     """
-    from ._run import _atomic_write_bytes
-
     if format not in EXPORT_FORMATS:
         raise ConfigError(f"format={format!r} is not an export format; choose one of "
                           f"{', '.join(EXPORT_FORMATS)}.")
@@ -172,28 +169,9 @@ def export_weights(model, out_dir: str | os.PathLike, *, task=None, format: str 
     np.savez(buf, **weights)
     npz_path = os.path.join(out_dir, WEIGHTS_FILE)
     json_path = os.path.join(out_dir, DESCRIPTION_FILE)
-    _atomic_write_bytes(npz_path, buf.getvalue())
-    _atomic_write_bytes(json_path, (json.dumps(desc, indent=2, allow_nan=False) + "\n").encode())
+    atomic_write_bytes(npz_path, buf.getvalue())
+    atomic_write_text(json_path, json.dumps(desc, indent=2, allow_nan=False) + "\n")
     return npz_path, json_path
-
-
-def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike | None = None,
-               format: str = "npz") -> tuple[str, str]:
-    """Export the newest checkpoint of a run directory (default: into ``run_dir/export``).
-
-    Returns the paths of ``weights.npz`` and ``description.json``.
-    """
-    from ._run import load_run, read_checkpoint, run_checkpoint
-
-    run_dir = os.fspath(run_dir)
-    model, task, config = load_run(run_dir)
-    ckpt = run_checkpoint(run_dir)
-    step = read_checkpoint(ckpt).get("step")
-    extra = {"source": {"run_dir": os.path.abspath(run_dir), "checkpoint": os.path.abspath(ckpt),
-                        "step": None if step is None or int(step) < 0 else int(step),
-                        "seed": config.get("seed"), "method": config.get("method")}}
-    out = os.path.join(run_dir, EXPORT_DIR) if out_dir is None else os.fspath(out_dir)
-    return export_weights(model, out, task=task, format=format, extra=extra)
 
 
 # --------------------------------------------------------------------------------------------

@@ -126,7 +126,7 @@ class CSVLogger(Callback):
                 keep.append(row)
         import io as _io
 
-        from ..io._run import _atomic_write_bytes
+        from ..io import atomic_write_bytes as _atomic_write_bytes
 
         buf = _io.StringIO()
         w = csv.writer(buf, lineterminator="\r\n")

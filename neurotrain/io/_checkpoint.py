@@ -1,192 +1,45 @@
-"""Run directories and msgpack checkpoints (never pickle).
+"""The checkpoint format: msgpack files of parameters and optimiser state (never pickle).
 
-A run directory holds everything needed to rebuild, inspect and resume a trained network::
+A checkpoint is a msgpack map written with :func:`braintools.file.msgpack_save` (no pickle
+anywhere, so loading a file cannot run code); see :func:`save_checkpoint` for its entries.
+Every write is atomic: a temporary file in the same folder is written, flushed, fsynced and
+renamed over the destination, so a crash or a ``kill -9`` leaves either the old or the new
+file, never a half-written one. Each checkpoint carries a SHA-256 checksum of its content; a
+truncated or corrupt file is reported with a clear :class:`~neurotrain.CheckpointError`, and
+:func:`latest_checkpoint` skips it (with a warning) in favour of the previous one. A run
+directory keeps its checkpoints in ``checkpoints/step-<N>.msgpack``
+(:class:`~neurotrain.io.RunLayout`); runs written before that folder existed kept one
+``checkpoint.msgpack`` at the top, which :func:`run_checkpoint` still finds.
 
-    run_dir/
-      config.json          the complete recipe: task, model, method and its options, optimizer,
-                           training settings, seed, the resolved command-line options, versions
-      checkpoints/
-        step-00000000.msgpack   one file per checkpoint: parameters, optimizer state (moments,
-        step-00000500.msgpack   step count, learning-rate schedule), the step, brainstate's RNG
-        ...                     key, the loss/eval history and the callbacks' state
-      metrics.csv          the training log (CSVLogger), appended while training runs
-      summary.json         headline numbers: loss, score, ideal-observer score, per condition
-      figures/             loss_curve.png, example_trials.png, ...
-      tensorboard/         TensorBoard event files (only if tensorboardX or torch's is installed)
-      evaluation.json      written by ``neurotrain evaluate``
-
-Checkpoints are msgpack files written with :func:`braintools.file.msgpack_save` (no pickle
-anywhere, so loading a file cannot run code). Every write is atomic: a temporary file in the
-same folder is written, flushed, fsynced and renamed over the destination, so a crash or a
-``kill -9`` leaves either the old or the new file, never a half-written one. Each checkpoint
-carries a SHA-256 checksum of its content; a truncated or corrupt file is reported with a
-clear :class:`~neurotrain.CheckpointError`, and :func:`latest_checkpoint` skips it (with a
-warning) in favour of the previous one. Runs written before the ``checkpoints/`` folder
-existed kept one ``checkpoint.msgpack`` at the top; :func:`load_run` still reads it.
-
-Heavy libraries (jax, brainstate, braintools, matplotlib) are imported inside the functions
-so that importing this module stays cheap.
+Heavy libraries (jax, brainstate, braintools) are imported inside the functions so that
+importing this module stays cheap.
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime
 import hashlib
-import json
-import math
 import os
-import re
-import uuid
 import warnings
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from .._errors import CheckpointError, NeurotrainError
+from .._errors import CheckpointError
+from ._files import _fsync_dir, _temp_file
+from ._layout import CHECKPOINTS_DIR, RunLayout
 
 __all__ = [
-    "CHECKPOINT_FILE", "CHECKPOINTS_DIR", "CONFIG_FILE", "SUMMARY_FILE", "METRICS_FILE",
-    "FIGURES_DIR", "TENSORBOARD_DIR",
     "save_checkpoint", "load_checkpoint", "read_checkpoint", "checkpoint_path", "list_checkpoints",
-    "latest_checkpoint", "run_checkpoint", "save_run", "load_run", "build_run", "save_figures", "run_config", "library_versions",
-    "write_json", "read_json",
+    "latest_checkpoint", "run_checkpoint", "FORMAT_VERSION",
 ]
-
-#: the folder of a run directory that holds the checkpoints
-CHECKPOINTS_DIR = "checkpoints"
-#: the single checkpoint file of run directories written before ``checkpoints/`` (read only)
-CHECKPOINT_FILE = "checkpoint.msgpack"
-CONFIG_FILE = "config.json"
-SUMMARY_FILE = "summary.json"
-METRICS_FILE = "metrics.csv"
-FIGURES_DIR = "figures"
-TENSORBOARD_DIR = "tensorboard"
 
 #: format version written into every checkpoint and config
 FORMAT_VERSION = 1
 
-_CHECKPOINT_NAME = re.compile(r"^step-(\d+)\.msgpack$")
 #: top-level checkpoint entries written by save_checkpoint itself (``extra`` may not use them)
 _RESERVED = frozenset({"format", "params", "opt", "sched", "step", "checksum"})
-
-
-# --------------------------------------------------------------------------------------------
-# small helpers
-# --------------------------------------------------------------------------------------------
-def _fsync_dir(dirname: str) -> None:
-    """Make a rename durable (best effort; not every platform can open a directory)."""
-    try:
-        fd = os.open(dirname or ".", os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _temp_file(path: str) -> tuple[int, str]:
-    """Open a new temporary file next to ``path`` (mode 0o666 minus the umask, like ``open``)."""
-    dirname = os.path.dirname(os.path.abspath(path))
-    for _ in range(100):
-        tmp = os.path.join(dirname, f".{os.path.basename(path)}.{uuid.uuid4().hex[:12]}.tmp")
-        try:
-            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
-        except FileExistsError:
-            continue
-    raise CheckpointError(f"cannot create a temporary file next to {path}.")
-
-
-def _atomic_write_bytes(path: str, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same directory."""
-    dirname = os.path.dirname(os.path.abspath(path))
-    os.makedirs(dirname, exist_ok=True)
-    fd, tmp = _temp_file(path)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
-        raise
-    _fsync_dir(dirname)
-
-
-def _to_json(obj: Any) -> Any:
-    """Make numpy / jax scalars and arrays, tuples and paths JSON-serialisable."""
-    if isinstance(obj, Mapping):
-        return {str(k): _to_json(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_to_json(v) for v in obj]
-    if isinstance(obj, (str, bool)) or obj is None:
-        return obj
-    if isinstance(obj, int):
-        return obj
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, os.PathLike):
-        return os.fspath(obj)
-    if hasattr(obj, "shape") and hasattr(obj, "dtype"):  # numpy / jax arrays and scalars
-        arr = np.asarray(obj)
-        if arr.ndim == 0:
-            return _to_json(arr.item())
-        return [_to_json(v) for v in arr.tolist()]
-    return str(obj)
-
-
-def write_json(path: str | os.PathLike, obj: Any) -> None:
-    """Write ``obj`` as indented JSON, atomically; numpy values and NaN (as ``null``) are fine.
-
-    Examples
-    --------
-    >>> import tempfile, os
-    >>> p = os.path.join(tempfile.mkdtemp(), "x.json")
-    >>> write_json(p, {"a": np.float32(0.5), "b": (1, 2)})
-    >>> read_json(p)
-    {'a': 0.5, 'b': [1, 2]}
-    """
-    text = json.dumps(_to_json(obj), indent=2, allow_nan=False) + "\n"
-    _atomic_write_bytes(os.fspath(path), text.encode("utf-8"))
-
-
-def read_json(path: str | os.PathLike) -> Any:
-    """Read a JSON file; a missing or malformed file raises :class:`CheckpointError`."""
-    path = os.fspath(path)
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except FileNotFoundError:
-        raise CheckpointError(f"{path} does not exist. Is this a neurotrain run directory?") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise CheckpointError(
-            f"{path} is not valid JSON ({e}). The file is corrupt or was edited by hand; "
-            f"fix or restore it, or train the run again."
-        ) from None
-    except OSError as e:
-        raise CheckpointError(f"cannot read {path}: {e}.") from None
-
-
-def library_versions() -> dict[str, str]:
-    """Versions of python, neurotrain, jax, jaxlib, brainstate, braintools and braintrace."""
-    import platform
-    from importlib import metadata
-
-    from .._version import __version__
-
-    out = {"python": platform.python_version(), "neurotrain": __version__}
-    for pkg in ("jax", "jaxlib", "brainstate", "braintools", "braintrace", "numpy"):
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            out[pkg] = "not installed"
-    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -297,9 +150,7 @@ def checkpoint_path(run_dir: str | os.PathLike, step: int) -> str:
     >>> checkpoint_path("runs/a", 500).replace(os.sep, "/")
     'runs/a/checkpoints/step-00000500.msgpack'
     """
-    if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
-        raise CheckpointError(f"a checkpoint step must be an integer >= 0; got {step!r}.")
-    return os.path.join(os.fspath(run_dir), CHECKPOINTS_DIR, f"step-{int(step):08d}.msgpack")
+    return RunLayout(run_dir).checkpoint(step)
 
 
 def list_checkpoints(run_dir: str | os.PathLike) -> list[tuple[int, str]]:
@@ -318,7 +169,7 @@ def list_checkpoints(run_dir: str | os.PathLike) -> list[tuple[int, str]]:
     >>> [step for step, _ in list_checkpoints(run)]
     [0, 10]
     """
-    folder = os.path.join(os.fspath(run_dir), CHECKPOINTS_DIR)
+    folder = RunLayout(run_dir).checkpoints_dir
     try:
         names = os.listdir(folder)
     except (FileNotFoundError, NotADirectoryError):
@@ -327,10 +178,10 @@ def list_checkpoints(run_dir: str | os.PathLike) -> list[tuple[int, str]]:
         raise CheckpointError(f"cannot list the checkpoints in {folder}: {e.strerror or e}.") from None
     found = []
     for name in names:
-        m = _CHECKPOINT_NAME.match(name)
+        step = RunLayout.parse_checkpoint_name(name)
         path = os.path.join(folder, name)
-        if m and os.path.isfile(path):
-            found.append((int(m.group(1)), path))
+        if step is not None and os.path.isfile(path):
+            found.append((step, path))
     return sorted(found)
 
 
@@ -550,7 +401,7 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         raise CheckpointError(
             f"{path} is a directory, not a checkpoint file; pass a file from "
             f"{os.path.join(path, CHECKPOINTS_DIR)} (latest_checkpoint({path!r}) finds the newest) "
-            f"or use load_run({path!r})."
+            f"or use neurotrain.runs.load_run({path!r})."
         )
     if not os.path.exists(path):
         raise CheckpointError(f"checkpoint {path} does not exist. Check the path (a run directory "
@@ -714,208 +565,9 @@ def _list_names(saved: Mapping[str, Any], limit: int = 8) -> str:
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "") if names else "nothing"
 
 
-# --------------------------------------------------------------------------------------------
-# run directories
-# --------------------------------------------------------------------------------------------
-def _plain(v) -> bool:
-    if v is None or isinstance(v, (bool, int, float, str)):
-        return True
-    return isinstance(v, (tuple, list)) and all(isinstance(x, (int, float)) for x in v)
-
-
-_OPTIMIZER_SETTINGS = ("betas", "eps", "weight_decay", "amsgrad", "momentum", "nesterov",
-                       "grad_clip_norm", "grad_clip_value")
-
-
-def _optimizer_config(optimizer) -> dict[str, Any]:
-    """``{"name", "lr", <hyperparameters>, "schedule": {"name", <its parameters>}}``."""
-    out: dict[str, Any] = {"name": type(optimizer).__name__.lower()}
-    try:
-        out["lr"] = float(optimizer.base_lr)
-    except Exception:
-        with contextlib.suppress(Exception):
-            out["lr"] = float(optimizer.current_lr)
-    for key in _OPTIMIZER_SETTINGS:
-        value = getattr(optimizer, key, None)
-        if value is not None and _plain(value):
-            out[key] = value
-    sched = getattr(optimizer, "lr", None)
-    if sched is not None and hasattr(sched, "base_lrs"):
-        skip = ("optimizer", "last_epoch", "base_lrs")
-        out["schedule"] = {"name": type(sched).__name__,
-                           **{k: v for k, v in vars(sched).items()
-                              if not k.startswith("_") and k not in skip and _plain(v)}}
-    return out
-
-
-def _summary(task, result, evaluation, extra: Mapping[str, Any] | None) -> dict[str, Any]:
-    s: dict[str, Any] = {"task": task.name}
-    if result is not None:
-        s.update({
-            "steps": int(result.num_steps),
-            "wall_time_s": float(result.wall_time_s),
-            "compile_time_s": float(result.compile_time_s),
-            "final_loss": float(result.final_loss),
-            "stop_reason": result.stop_reason,
-            "parameters": dict(result.parameters),
-            "not_trained": dict(result.untrained),
-        })
-    else:
-        s.update({"steps": None, "wall_time_s": None, "final_loss": None})
-    s["primary_metric"] = task.primary_metric
-    if evaluation is not None:
-        scores = evaluation.scores
-        s["eval_trials"] = int(evaluation.num_trials)
-        if task.target_type == "class":
-            if "accuracy" in scores:
-                s["accuracy"] = scores["accuracy"]
-            if "ideal_accuracy" in scores:
-                s["ideal_accuracy"] = scores["ideal_accuracy"]
-                if "accuracy" in scores:
-                    s["gap_points"] = 100.0 * (scores["ideal_accuracy"] - scores["accuracy"])
-        else:
-            if "mse" in scores:
-                s["mse"] = scores["mse"]
-        s["scores"] = dict(scores)
-        if evaluation.per_condition:
-            s["per_condition"] = evaluation.per_condition
-    if extra:
-        s.update(extra)
-    return s
-
-
-def run_config(*, model, task, config: Mapping[str, Any] | None = None, optimizer=None) -> dict[str, Any]:
-    """The content of ``config.json``: ``config`` plus the task, model, versions and a timestamp.
-
-    Parameters
-    ----------
-    model : neurotrain.models.RNN
-    task : neurotrain.tasks.Task
-    config : dict, optional
-        Method, optimizer, training settings, seed... (kept as given).
-    optimizer : braintools.optim optimizer, optional
-        Gives ``optimizer`` (``{"name", "lr"}``, its other settings and its learning-rate
-        ``schedule`` with the schedule's parameters) when ``config`` has none.
-
-    Returns
-    -------
-    dict
-        JSON-serialisable; :func:`load_run` rebuilds the task and model from it.
-
-    Examples
-    --------
-    >>> import neurotrain as nt
-    >>> task = nt.tasks.Integrator()
-    >>> cfg = run_config(model=nt.models.build_model("vanilla", 1, 4, 1), task=task, config={"seed": 3})
-    >>> cfg["seed"], cfg["task"]["name"], sorted(cfg["versions"])[:3]
-    (3, 'integrator', ['brainstate', 'braintools', 'braintrace'])
-    """
-    cfg: dict[str, Any] = {"format": FORMAT_VERSION}
-    cfg.update(dict(config or {}))
-    cfg["task"] = task.config()
-    cfg["model"] = model.config()
-    if optimizer is not None and "optimizer" not in cfg:
-        cfg["optimizer"] = _optimizer_config(optimizer)
-    cfg["versions"] = library_versions()
-    cfg.setdefault("created", datetime.datetime.now().isoformat(timespec="seconds"))
-    return _to_json(cfg)
-
-
-def save_run(run_dir: str | os.PathLike, *, model, task, config: Mapping[str, Any] | None = None,
-             result=None, evaluation=None, optimizer=None, figures: bool = True,
-             summary: Mapping[str, Any] | None = None, checkpoint: bool = True) -> str:
-    """Write a run directory: ``config.json``, a checkpoint, ``summary.json``, ``figures/``.
-
-    Parameters
-    ----------
-    run_dir : str or PathLike
-        Created if needed; existing files of the same names are replaced.
-    model : neurotrain.models.RNN
-        Its ``config()`` goes into ``config.json`` and its weights into the checkpoint.
-    task : neurotrain.tasks.Task
-        Its ``config()`` goes into ``config.json``.
-    config : dict, optional
-        The rest of the recipe: ``method``, ``optimizer`` (``{"name", "lr"}``), ``training``
-        (``num_steps``, ``batch_size``, ``l2``...), ``seed``... Stored as given; ``task``,
-        ``model``, ``versions`` and ``created`` are filled in, and ``optimizer`` is derived
-        from ``optimizer`` when absent.
-    result : neurotrain.training.TrainResult, optional
-        Gives ``steps``, ``wall_time_s``, ``final_loss`` in ``summary.json`` and the loss curve.
-    evaluation : neurotrain.analysis.Evaluation, optional
-        Gives the scores (``accuracy`` and ``ideal_accuracy`` for class tasks, ``mse`` for
-        value tasks) and ``per_condition`` in ``summary.json``, and the example-trial figure.
-    optimizer : braintools.optim optimizer, optional
-        Its state is saved in the checkpoint (so training can be resumed).
-    figures : bool
-        Write ``figures/loss_curve.png``, ``figures/example_trials.png`` and, for tasks with
-        conditions, ``figures/performance_by_condition.png`` (needs matplotlib).
-    summary : dict, optional
-        Extra entries for ``summary.json`` (e.g. why training stopped).
-    checkpoint : bool
-        Write ``checkpoints/step-<N>.msgpack`` with ``N = result.num_steps`` (0 without a
-        result). Pass ``False`` when a :class:`~neurotrain.training.Checkpoint` callback
-        already wrote the final checkpoint.
-
-    Returns
-    -------
-    str
-        ``run_dir``.
-
-    Examples
-    --------
-    >>> import tempfile, brainstate, neurotrain as nt
-    >>> brainstate.random.seed(0)
-    >>> task = nt.tasks.Copy(length=3, delay=2)
-    >>> model = nt.models.build_model("gru", task.num_in, 16, task.num_out)
-    >>> run = save_run(tempfile.mkdtemp(), model=model, task=task, config={"seed": 0}, figures=False)
-    >>> model2, task2, cfg = load_run(run)
-    >>> task2 == task, cfg["model"]["cell"]
-    (True, 'gru')
-    """
-    run_dir = os.fspath(run_dir)
-    os.makedirs(run_dir, exist_ok=True)
-    write_json(os.path.join(run_dir, CONFIG_FILE), run_config(model=model, task=task, config=config,
-                                                              optimizer=optimizer))
-    if checkpoint:
-        step = 0 if result is None else int(result.num_steps)
-        save_checkpoint(checkpoint_path(run_dir, step), model, optimizer, step=step)
-    write_json(os.path.join(run_dir, SUMMARY_FILE), _summary(task, result, evaluation, summary))
-    if figures and (result is not None or evaluation is not None):
-        save_figures(run_dir, task=task, result=result, evaluation=evaluation)
-    return run_dir
-
-
-def save_figures(run_dir: str | os.PathLike, *, task, result=None, evaluation=None) -> list[str]:
-    """Write the standard figures of a run into ``run_dir/figures``; returns their paths."""
-    import matplotlib.pyplot as plt
-
-    from .. import plot
-
-    fig_dir = os.path.join(os.fspath(run_dir), FIGURES_DIR)
-    os.makedirs(fig_dir, exist_ok=True)
-    made: list[tuple[str, Any]] = []
-    if result is not None and len(result.loss):
-        made.append(("loss_curve.png", lambda: plot.loss_curve(result)))
-    if evaluation is not None and np.size(evaluation.outputs):
-        made.append(("example_trials.png", lambda: plot.example_trials(evaluation, dt=task.dt)))
-        if evaluation.per_condition:
-            made.append(("performance_by_condition.png", lambda: plot.performance_by_condition(evaluation)))
-    paths = []
-    for name, make in made:
-        fig = make()
-        try:
-            path = os.path.join(fig_dir, name)
-            tmp = path + ".tmp.png"
-            fig.savefig(tmp, dpi=110)
-            os.replace(tmp, path)
-            paths.append(path)
-        finally:
-            plt.close(fig)
-    return paths
-
-
 def run_checkpoint(run_dir: str | os.PathLike) -> str:
-    """The checkpoint :func:`load_run` reads: the newest readable one in ``checkpoints/``.
+    """The checkpoint a run directory's weights are read from: the newest readable one in
+    ``checkpoints/`` (what :func:`neurotrain.runs.load_run` loads).
 
     Runs written before ``checkpoints/`` existed have a single ``checkpoint.msgpack``, used
     when the folder holds none.
@@ -925,81 +577,13 @@ def run_checkpoint(run_dir: str | os.PathLike) -> str:
     CheckpointError
         The run directory has no checkpoint, or none that can be read.
     """
-    run_dir = os.fspath(run_dir)
-    path = latest_checkpoint(run_dir)
+    layout = RunLayout(run_dir)
+    path = latest_checkpoint(layout.root)
     if path is not None:
         return path
-    legacy = os.path.join(run_dir, CHECKPOINT_FILE)
-    if os.path.exists(legacy):
-        return legacy
+    if os.path.exists(layout.legacy_checkpoint_file):
+        return layout.legacy_checkpoint_file
     raise CheckpointError(
-        f"{run_dir} holds no checkpoint: {os.path.join(run_dir, CHECKPOINTS_DIR)} does not exist or "
+        f"{layout.root} holds no checkpoint: {layout.checkpoints_dir} does not exist or "
         f"is empty (was training stopped before the first checkpoint was written?)."
     )
-
-
-def load_run(run_dir: str | os.PathLike):
-    """Rebuild the model and task of a run directory and load its newest checkpoint.
-
-    Parameters
-    ----------
-    run_dir : str or PathLike
-        A directory written by :func:`save_run` (e.g. by ``neurotrain train``).
-
-    Returns
-    -------
-    model : neurotrain.models.RNN
-        With the weights of the newest readable checkpoint (the final weights of a finished
-        run; the last good weights of a diverged or interrupted one).
-    task : neurotrain.tasks.Task
-    config : dict
-        The content of ``config.json``.
-
-    Raises
-    ------
-    CheckpointError
-        The directory, ``config.json`` or the checkpoint is missing or corrupt, or the
-        checkpoint does not match the model described by ``config.json``.
-
-    Examples
-    --------
-    >>> model, task, config = load_run("runs/perceptual-decision-making-leaky-20250101-120000")  # doctest: +SKIP
-    >>> config["training"]["num_steps"]  # doctest: +SKIP
-    2000
-    """
-    run_dir = os.fspath(run_dir)
-    model, task, config = build_run(run_dir)
-    load_checkpoint(run_checkpoint(run_dir), model)
-    return model, task, config
-
-
-def build_run(run_dir: str | os.PathLike):
-    """Rebuild the task and a freshly initialised model from a run's ``config.json``.
-
-    Returns ``(model, task, config)`` like :func:`load_run`, without loading any weights.
-    """
-    from ..models import model_from_config
-    from ..tasks import task_from_config
-
-    run_dir = os.fspath(run_dir)
-    if not os.path.isdir(run_dir):
-        what = "is a file, not a directory" if os.path.exists(run_dir) else "does not exist"
-        raise CheckpointError(f"run directory {run_dir} {what}. Pass the folder `neurotrain train` "
-                              f"wrote (it holds {CONFIG_FILE} and {CHECKPOINTS_DIR}/).")
-    cfg_path = os.path.join(run_dir, CONFIG_FILE)
-    if not os.path.exists(cfg_path):
-        raise CheckpointError(f"{run_dir} holds no {CONFIG_FILE}, so it is not a complete neurotrain "
-                              f"run directory (was training interrupted before it was saved?).")
-    config = read_json(cfg_path)
-    if not isinstance(config, dict) or "task" not in config or "model" not in config:
-        raise CheckpointError(f"{cfg_path} lacks the 'task' or 'model' entry; it was not written by "
-                              f"neurotrain or was edited. Restore it or train the run again.")
-    try:
-        task = task_from_config(config["task"])
-        model = model_from_config(config["model"])
-    except NeurotrainError as e:
-        raise CheckpointError(f"{cfg_path} does not describe a valid task and model: {e}") from None
-    except (KeyError, TypeError, ValueError, AttributeError) as e:
-        raise CheckpointError(f"{cfg_path} does not describe a valid task and model "
-                              f"({type(e).__name__}: {e}). Restore it or train the run again.") from None
-    return model, task, config

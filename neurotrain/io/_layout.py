@@ -1,0 +1,221 @@
+"""``RunLayout``: the one place that names the files and folders of a run directory.
+
+A run directory, as ``neurotrain train`` / :func:`neurotrain.runs.train_run` writes it::
+
+    run_dir/
+      config.json          the complete recipe (task, model, method, optimiser, settings, versions)
+      checkpoints/         step-00000000.msgpack, step-00000500.msgpack, ...
+      metrics.csv          the training log
+      summary.json         headline numbers of the training run
+      figures/             loss_curve.png, example_trials.png, performance_by_condition.png,
+                           and the figures of ``analyze`` (fixed_points_2d.png, ...)
+      tensorboard/         TensorBoard event files (only with tensorboardX or torch installed)
+      evaluation.json      written by ``evaluate``
+      analysis.json        written by ``analyze``
+      analysis/            written by ``analyze``: fixed_points, pca, psychometric (.json + .npz)
+      export/              written by ``export``: weights.npz, description.json
+      checkpoint.msgpack   the single checkpoint of runs written before checkpoints/ (read only)
+
+Every other module takes these names from :class:`RunLayout` (``neurotrain.io.CONFIG_FILE``
+and the other module constants are the same strings), and the lists of what each command
+replaces (:meth:`RunLayout.train_outputs`, :meth:`RunLayout.analysis_outputs`) are made here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from typing import ClassVar
+
+import numpy as np
+
+from .._errors import CheckpointError
+
+__all__ = [
+    "RunLayout", "CHECKPOINTS_DIR", "CHECKPOINT_FILE", "CONFIG_FILE", "SUMMARY_FILE", "METRICS_FILE",
+    "FIGURES_DIR", "TENSORBOARD_DIR", "EVALUATION_FILE", "ANALYSIS_FILE", "ANALYSIS_DIR", "EXPORT_DIR",
+]
+
+
+def _names_pattern(names, extensions) -> re.Pattern:
+    return re.compile(rf"^({'|'.join(map(re.escape, names))})\.({'|'.join(extensions)})$")
+
+
+@dataclasses.dataclass(frozen=True)
+class RunLayout:
+    """The paths of one run directory, and the names every run directory uses.
+
+    Parameters
+    ----------
+    root : str or PathLike
+        The run directory (it need not exist).
+
+    Examples
+    --------
+    >>> layout = RunLayout("runs/a")
+    >>> layout.config_file.replace(os.sep, "/"), layout.checkpoint(500).replace(os.sep, "/")
+    ('runs/a/config.json', 'runs/a/checkpoints/step-00000500.msgpack')
+    >>> layout.figure("loss_curve").replace(os.sep, "/"), RunLayout.parse_checkpoint_name("step-00000500.msgpack")
+    ('runs/a/figures/loss_curve.png', 500)
+    """
+
+    root: str
+
+    CONFIG_FILE: ClassVar[str] = "config.json"
+    SUMMARY_FILE: ClassVar[str] = "summary.json"
+    METRICS_FILE: ClassVar[str] = "metrics.csv"
+    EVALUATION_FILE: ClassVar[str] = "evaluation.json"
+    ANALYSIS_FILE: ClassVar[str] = "analysis.json"
+    #: the single checkpoint of run directories written before ``checkpoints/`` (read only)
+    LEGACY_CHECKPOINT_FILE: ClassVar[str] = "checkpoint.msgpack"
+    CHECKPOINTS_DIR: ClassVar[str] = "checkpoints"
+    FIGURES_DIR: ClassVar[str] = "figures"
+    ANALYSIS_DIR: ClassVar[str] = "analysis"
+    EXPORT_DIR: ClassVar[str] = "export"
+    TENSORBOARD_DIR: ClassVar[str] = "tensorboard"
+    #: figures ``train`` draws into ``figures/`` (names without extension)
+    TRAIN_FIGURES: ClassVar[tuple[str, ...]] = ("loss_curve", "example_trials", "performance_by_condition")
+    #: figures ``analyze`` draws into ``figures/``
+    ANALYSIS_FIGURES: ClassVar[tuple[str, ...]] = ("fixed_points_2d", "fixed_points_3d", "eigenvalues",
+                                                   "eigenvalues_ct", "activity_heatmap", "psychometric")
+    #: result objects ``analyze`` saves into ``analysis/`` (each as ``<name>.json`` + ``<name>.npz``)
+    ANALYSIS_RESULTS: ClassVar[tuple[str, ...]] = ("fixed_points", "pca", "psychometric")
+    FIGURE_FORMATS: ClassVar[tuple[str, ...]] = ("png", "pdf", "svg")
+    #: checkpoint files in ``checkpoints/``: ``step-<8 digits>.msgpack``
+    CHECKPOINT_PATTERN: ClassVar[re.Pattern] = re.compile(r"^step-(\d+)\.msgpack$")
+    TENSORBOARD_PATTERN: ClassVar[re.Pattern] = re.compile(r"^events\.out\.tfevents\.")
+    ANALYSIS_RESULT_PATTERN: ClassVar[re.Pattern] = _names_pattern(ANALYSIS_RESULTS, ("json", "npz"))
+
+    def __post_init__(self):
+        object.__setattr__(self, "root", os.fspath(self.root))
+
+    # --- paths ---------------------------------------------------------------------------
+    def _path(self, *parts: str) -> str:
+        return os.path.join(self.root, *parts)
+
+    @property
+    def config_file(self) -> str:
+        return self._path(self.CONFIG_FILE)
+
+    @property
+    def summary_file(self) -> str:
+        return self._path(self.SUMMARY_FILE)
+
+    @property
+    def metrics_file(self) -> str:
+        return self._path(self.METRICS_FILE)
+
+    @property
+    def evaluation_file(self) -> str:
+        return self._path(self.EVALUATION_FILE)
+
+    @property
+    def analysis_file(self) -> str:
+        return self._path(self.ANALYSIS_FILE)
+
+    @property
+    def legacy_checkpoint_file(self) -> str:
+        return self._path(self.LEGACY_CHECKPOINT_FILE)
+
+    @property
+    def checkpoints_dir(self) -> str:
+        return self._path(self.CHECKPOINTS_DIR)
+
+    @property
+    def figures_dir(self) -> str:
+        return self._path(self.FIGURES_DIR)
+
+    @property
+    def analysis_dir(self) -> str:
+        return self._path(self.ANALYSIS_DIR)
+
+    @property
+    def export_dir(self) -> str:
+        return self._path(self.EXPORT_DIR)
+
+    @property
+    def tensorboard_dir(self) -> str:
+        return self._path(self.TENSORBOARD_DIR)
+
+    def checkpoint(self, step: int) -> str:
+        """The checkpoint file of ``step`` (an integer >= 0)."""
+        if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
+            raise CheckpointError(f"a checkpoint step must be an integer >= 0; got {step!r}.")
+        return self._path(self.CHECKPOINTS_DIR, f"step-{int(step):08d}.msgpack")
+
+    @classmethod
+    def parse_checkpoint_name(cls, name: str) -> int | None:
+        """The step of a checkpoint file name (``step-00000500.msgpack`` -> 500), else ``None``."""
+        m = cls.CHECKPOINT_PATTERN.match(name)
+        return int(m.group(1)) if m else None
+
+    def figure(self, name: str, fmt: str = "png") -> str:
+        """``figures/<name>.<fmt>``."""
+        return self._path(self.FIGURES_DIR, f"{name}.{fmt}")
+
+    def analysis_result(self, name: str) -> str:
+        """``analysis/<name>`` (without extension: a result is saved as ``.json`` + ``.npz``)."""
+        return self._path(self.ANALYSIS_DIR, name)
+
+    # --- what the commands write ---------------------------------------------------------
+    def _existing(self, names, folders) -> list[str]:
+        found = [self._path(n) for n in names]
+        for folder, pattern in folders:
+            path = self._path(folder)
+            if os.path.isdir(path):
+                found += [os.path.join(path, f) for f in sorted(os.listdir(path)) if pattern.match(f)]
+        return [p for p in found if os.path.isfile(p)]
+
+    def train_outputs(self) -> list[str]:
+        """The files of an earlier run that training into this directory replaces.
+
+        Everything ``train``, ``evaluate`` and ``analyze`` write that exists now: the config,
+        summary, log, evaluation and analysis files, the checkpoints (and the legacy
+        ``checkpoint.msgpack``), the TensorBoard event files, the analysis results and the
+        figures of both commands. ``export/`` and files of other names are not listed.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> layout = RunLayout(tempfile.mkdtemp())
+        >>> os.makedirs(layout.figures_dir)
+        >>> for path in (layout.config_file, layout.figure("loss_curve"), layout.figure("mine")):
+        ...     _ = open(path, "w").write("x")
+        >>> [os.path.relpath(p, layout.root).replace(os.sep, "/") for p in layout.train_outputs()]
+        ['config.json', 'figures/loss_curve.png']
+        """
+        figures = _names_pattern(self.TRAIN_FIGURES + self.ANALYSIS_FIGURES, self.FIGURE_FORMATS)
+        return self._existing(
+            (self.CONFIG_FILE, self.LEGACY_CHECKPOINT_FILE, self.SUMMARY_FILE, self.METRICS_FILE,
+             self.EVALUATION_FILE, self.ANALYSIS_FILE),
+            ((self.CHECKPOINTS_DIR, self.CHECKPOINT_PATTERN), (self.TENSORBOARD_DIR, self.TENSORBOARD_PATTERN),
+             (self.FIGURES_DIR, figures), (self.ANALYSIS_DIR, self.ANALYSIS_RESULT_PATTERN)))
+
+    def analysis_outputs(self, *, figures: bool = True) -> list[str]:
+        """The files of an earlier ``analyze`` that exist now: ``analysis.json``, the results in
+        ``analysis/`` and (with ``figures``) its figures in every format."""
+        folders = [(self.ANALYSIS_DIR, self.ANALYSIS_RESULT_PATTERN)]
+        if figures:
+            folders.append((self.FIGURES_DIR, _names_pattern(self.ANALYSIS_FIGURES, self.FIGURE_FORMATS)))
+        return self._existing((self.ANALYSIS_FILE,), folders)
+
+    def weight_derived_outputs(self) -> list[str]:
+        """The names of the outputs computed from the weights by ``evaluate``, ``analyze`` and
+        ``export`` that exist now (``evaluation.json``, ``analysis.json``, ``export``); a
+        resumed run keeps them, though they describe the weights from before."""
+        return [n for n in (self.EVALUATION_FILE, self.ANALYSIS_FILE, self.EXPORT_DIR)
+                if os.path.exists(self._path(n))]
+
+
+CHECKPOINTS_DIR = RunLayout.CHECKPOINTS_DIR
+CHECKPOINT_FILE = RunLayout.LEGACY_CHECKPOINT_FILE
+CONFIG_FILE = RunLayout.CONFIG_FILE
+SUMMARY_FILE = RunLayout.SUMMARY_FILE
+METRICS_FILE = RunLayout.METRICS_FILE
+FIGURES_DIR = RunLayout.FIGURES_DIR
+TENSORBOARD_DIR = RunLayout.TENSORBOARD_DIR
+EVALUATION_FILE = RunLayout.EVALUATION_FILE
+ANALYSIS_FILE = RunLayout.ANALYSIS_FILE
+ANALYSIS_DIR = RunLayout.ANALYSIS_DIR
+EXPORT_DIR = RunLayout.EXPORT_DIR

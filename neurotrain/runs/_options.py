@@ -1,0 +1,461 @@
+"""``RunOptions``: the one description of a ``neurotrain train`` run.
+
+Its fields are the options of the command (the flags, the keys of a configuration file, the
+``options`` entry of ``config.json`` and what ``--dry-run`` prints, in that order). The
+training settings among them (``steps``, ``batch_size``, ``seed``, ``l2``, ``rate_l2``,
+``clip_norm``, ``eval_every``, ``eval_trials``, ``activity_bound``) take their help text,
+their checks and whether a resumed run may change them from
+:class:`~neurotrain.training.TrainConfig`; only the defaults of a real run that differ from
+``TrainConfig``'s (:data:`RUN_DEFAULTS`) are set here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import inspect
+import json
+import os
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .._errors import ConfigError
+from .._validate import check_bool, check_finite_tree, check_int, check_number, check_seed
+from ..io import CONFIG_FILE, read_config_file, to_toml
+from ..models import get_cell_class
+from ..training import TrainConfig
+
+__all__ = ["RunOptions", "RUN_DEFAULTS", "OptionKind"]
+
+#: the defaults of a ``neurotrain train`` run where they differ from TrainConfig's: a real run,
+#: scored on held-out trials as it goes and at the end
+RUN_DEFAULTS = {"steps": 2000, "eval_every": 200, "eval_trials": 2000}
+#: RunOptions field -> TrainConfig field, for the training settings
+TRAINING_SETTINGS = {"steps": "num_steps", "batch_size": "batch_size", "seed": "seed", "l2": "l2",
+                     "rate_l2": "rate_l2", "clip_norm": "clip_norm", "eval_every": "eval_every",
+                     "eval_trials": "eval_trials", "activity_bound": "activity_bound"}
+_OFF_WORDS = ("none", "off", "0")
+
+
+class _Invalid(Exception):
+    """Raised by an :class:`OptionKind` check: the value breaks the rule ``what``."""
+
+    def __init__(self, what: str):
+        super().__init__(what)
+        self.what = what
+
+
+# --------------------------------------------------------------------------------------------
+# kinds of values: the check, the rule in words, and what a command line needs to parse one
+# --------------------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class OptionKind:
+    """What an option takes: its check (returns the normalised value) and the rule in words.
+
+    ``number`` (``int`` or ``float``), ``minimum``, ``maximum``, ``inclusive`` (for
+    ``minimum``) and ``optional`` (``"none"``, ``"off"`` or ``0`` mean off) describe numbers,
+    so that a command line can parse them; ``table`` and ``flag`` mark ``KEY=VALUE`` tables and
+    on/off switches.
+    """
+
+    what: str
+    check: Callable[[str, Any], Any]
+    number: type | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    inclusive: bool = True
+    optional: bool = False
+    table: bool = False
+    flag: bool = False
+
+
+def _via(validator: Callable[..., Any], what: str, **kw) -> Callable[[str, Any], Any]:
+    def check(name, value):
+        try:
+            return validator(name, value, **kw)
+        except ConfigError:
+            raise _Invalid(what) from None
+
+    return check
+
+
+def _integer(minimum: int) -> OptionKind:
+    return OptionKind(f"an integer >= {minimum}", _via(check_int, f"an integer >= {minimum}", minimum=minimum),
+                      number=int, minimum=minimum)
+
+
+def _number(minimum: float, inclusive: bool) -> OptionKind:
+    what = f"a number {'>=' if inclusive else '>'} {minimum:g}"
+    return OptionKind(what, _via(check_number, what, minimum=minimum, inclusive=inclusive),
+                      number=float, minimum=minimum, inclusive=inclusive)
+
+
+def _check_optional(name, value):
+    if value is None or value is False or (isinstance(value, str) and value.strip().lower() in _OFF_WORDS):
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0:
+        return None
+    return _via(check_number, "", minimum=0.0, inclusive=False)(name, value)
+
+
+def _check_name(name, value) -> str:
+    if not isinstance(value, str) or not value.strip() or any(ord(c) < 32 for c in value):
+        raise _Invalid("a name (a non-empty string)")
+    return value.strip()
+
+
+def _check_path(name, value) -> str:
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if not isinstance(value, str) or not value.strip() or "\x00" in value:
+        raise _Invalid("a folder path (a non-empty string)")
+    return value
+
+
+def _check_table(name, value) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise _Invalid("a table of KEY = VALUE entries (e.g. [task_params] in TOML)")
+    out = {}
+    for k, v in value.items():
+        key = str(k).strip().replace("-", "_")
+        if not key.isidentifier():
+            raise _Invalid(f"a table whose keys are parameter names; {k!r} is not one")
+        out[key] = v
+    check_finite_tree(name, out)   # a ConfigError naming the entry, e.g. task_params.delay
+    return out
+
+
+def _check_switch(name, value) -> bool:
+    try:
+        return check_bool(name, value)
+    except ConfigError:
+        raise _Invalid("true or false") from None
+
+
+INTEGER_1 = _integer(1)
+INTEGER_0 = _integer(0)
+POSITIVE = _number(0.0, False)
+NON_NEGATIVE = _number(0.0, True)
+OPTIONAL_POSITIVE = OptionKind('a positive number, or "none"', _check_optional, number=float, minimum=0.0,
+                               inclusive=False, optional=True)
+SEED = OptionKind("an integer from 0 to 2147483647", _via(check_seed, "an integer from 0 to 2147483647"),
+                  number=int, minimum=0, maximum=2 ** 31 - 1)
+NAME = OptionKind("a name (a non-empty string)", _check_name)
+PATH = OptionKind("a folder path (a non-empty string)", _check_path)
+TABLE = OptionKind("a table of KEY = VALUE entries", _check_table, table=True)
+SWITCH = OptionKind("true or false", _check_switch, flag=True)
+_KIND_OF_SETTING = {"steps": INTEGER_1, "batch_size": INTEGER_1, "seed": SEED, "l2": NON_NEGATIVE,
+                    "rate_l2": NON_NEGATIVE, "clip_norm": OPTIONAL_POSITIVE, "eval_every": INTEGER_0,
+                    "eval_trials": INTEGER_1, "activity_bound": OPTIONAL_POSITIVE}
+
+
+def _leaky_tau() -> float:
+    return float(inspect.signature(get_cell_class("leaky").__init__).parameters["tau"].default)
+
+
+# --------------------------------------------------------------------------------------------
+# the fields
+# --------------------------------------------------------------------------------------------
+def _option(default, kind: OptionKind, help: str, *, group: str, resumable: bool = False,
+            metavar: str | None = None, shown_default: str | None = None):
+    meta = {"kind": kind, "help": help, "group": group, "resumable": resumable, "metavar": metavar,
+            "shown_default": shown_default, "training": None}
+    if isinstance(default, dict):
+        return dataclasses.field(default_factory=dict, metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def _setting(name: str, *, group: str = "training", metavar: str | None = None, extra_help: str = ""):
+    """A training setting: help text, resumability and (unless in RUN_DEFAULTS) default from
+    TrainConfig."""
+    train_name = TRAINING_SETTINGS[name]
+    default = RUN_DEFAULTS.get(name, TrainConfig.default(train_name))
+    meta = {"kind": _KIND_OF_SETTING[name], "help": TrainConfig.help(train_name) + extra_help,
+            "group": group, "resumable": TrainConfig.resumable(train_name), "metavar": metavar,
+            "shown_default": None, "training": train_name}
+    return dataclasses.field(default=default, metadata=meta)
+
+
+_MODEL = "task and model"
+_TRAINING = "training"
+_OUTPUT = "evaluation, checkpoints and output"
+DEFAULT_TASK = "perceptual-decision-making"
+DEFAULT_CELL = "leaky"
+
+
+@dataclasses.dataclass(frozen=True)
+class RunOptions:
+    """The options of one training run: task, model, method, optimiser, settings and output.
+
+    Every value is checked when the object is made (a :class:`~neurotrain.ConfigError` names
+    the option, the value and what it must be; NaN and infinities are refused anywhere in the
+    parameter tables). The defaults are those of ``neurotrain train``: a leaky RNN of 128
+    units on perceptual decision making (the random-dot motion task of Britten et al. 1992,
+    with neurogym's timing), BPTT and Adam, 2000 steps of 32 trials.
+
+    Parameters
+    ----------
+    task : str
+        A task name or alias (:func:`neurotrain.tasks.list_tasks`).
+    task_params, cell_params, method_params : dict
+        Parameters of the task class, the cell class and the gradient method.
+    cell : str
+        ``"vanilla"``, ``"leaky"``, ``"gru"`` or ``"lstm"``.
+    hidden, layers : int
+        Units per layer and stacked layers.
+    method : str
+        The gradient method (``"bptt"``, ``"d-rtrl"``, ``"pp-prop"``, ``"es-d-rtrl"``).
+    lr : float
+        Adam's learning rate.
+    steps, batch_size, seed, l2, rate_l2, clip_norm, eval_every, eval_trials, activity_bound
+        The training settings, as in :class:`~neurotrain.training.TrainConfig` (``steps`` is
+        its ``num_steps``). ``seed`` also seeds the weights; the final evaluation uses
+        ``seed + 1`` and ``eval_trials`` fresh trials.
+    checkpoint_every, keep_checkpoints : int
+        A checkpoint every N steps (and at the start and the end; 0: only then); how many of
+        the newest to keep (0: all).
+    out : str or None
+        The run directory; ``None``: a new ``runs/<task>-<cell>-<YYYYmmdd-HHMMSS>``.
+    no_progress, no_figures : bool
+        Hide the progress bar; draw no figures.
+
+    Examples
+    --------
+    >>> opts = RunOptions(task="copy", cell="gru", task_params={"delay": 5}, steps=20)
+    >>> opts.steps, opts.train_config().num_steps, opts.to_dict()["task_params"]
+    (20, 20, {'delay': 5})
+    >>> RunOptions(steps=0)
+    Traceback (most recent call last):
+    ...
+    neurotrain._errors.ConfigError: RunOptions: steps = 0 is not valid; steps must be an integer >= 1
+    >>> RunOptions(task_params={"delay": float("nan")})
+    Traceback (most recent call last):
+    ...
+    neurotrain._errors.ConfigError: RunOptions: task_params.delay must be a finite number; got nan. NaN and infinities are not valid parameter values.
+    >>> [n for n in RunOptions.names() if RunOptions.resumable(n)]
+    ['steps', 'eval_every', 'checkpoint_every', 'keep_checkpoints', 'no_progress', 'no_figures']
+    """
+
+    task: str = _option(DEFAULT_TASK, NAME, "task name or alias, see `neurotrain tasks`", group=_MODEL)
+    task_params: dict[str, Any] = _option(
+        {}, TABLE, "set a task parameter, repeatable; VALUE is parsed as JSON when possible, else kept "
+        "as a string (e.g. --task-param delay=20)", group=_MODEL, shown_default="none")
+    cell: str = _option(DEFAULT_CELL, NAME, "recurrent cell: vanilla, leaky, gru or lstm", group=_MODEL)
+    cell_params: dict[str, Any] = _option(
+        {}, TABLE, "set a cell parameter, repeatable (e.g. --cell-param tau=50 --cell-param "
+        "activation=tanh). For the leaky cell dt defaults to the task's dt and tau to "
+        f"{_leaky_tau():g} ms", group=_MODEL, shown_default="none")
+    hidden: int = _option(128, INTEGER_1, "recurrent units per layer", group=_MODEL, metavar="N")
+    layers: int = _option(1, INTEGER_1, "number of stacked recurrent layers", group=_MODEL, metavar="N")
+    method: str = _option(
+        "bptt", NAME, "gradient method: bptt (exact), d-rtrl or pp-prop / es-d-rtrl (online, approximate; "
+        "built on braintrace)", group=_TRAINING)
+    method_params: dict[str, Any] = _option(
+        {}, TABLE, "set an option of the gradient method, repeatable; online methods take "
+        "vjp_method=multi-step|single-step, warmup=N|auto, update_every=K, and pp-prop decay=0.9",
+        group=_TRAINING, shown_default="none")
+    steps: int = _setting("steps", metavar="N")
+    batch_size: int = _setting("batch_size", metavar="N")
+    lr: float = _option(0.01, POSITIVE, "Adam learning rate", group=_TRAINING)
+    l2: float = _setting("l2")
+    rate_l2: float = _setting("rate_l2")
+    clip_norm: float | None = _setting("clip_norm", metavar="X")
+    seed: int = _setting("seed", extra_help="; it seeds the weights too, and the final evaluation "
+                                            "uses seed+1")
+    eval_trials: int = _setting("eval_trials", group=_OUTPUT, metavar="N",
+                                extra_help="; the final evaluation uses as many fresh trials")
+    eval_every: int = _setting("eval_every", group=_OUTPUT, metavar="N")
+    checkpoint_every: int = _option(
+        500, INTEGER_0, "write a checkpoint every N steps into RUN_DIR/checkpoints (also at the start and "
+        "the end), 0 for only at the start and the end", group=_OUTPUT, resumable=True, metavar="N")
+    keep_checkpoints: int = _option(3, INTEGER_0, "keep the newest N checkpoints, 0 for all", group=_OUTPUT,
+                                    resumable=True, metavar="N")
+    activity_bound: float | None = _setting("activity_bound", metavar="X")
+    out: str | None = _option(None, PATH, "run directory to write", group=_OUTPUT, metavar="DIR",
+                              shown_default="runs/<task>-<cell>-<YYYYmmdd-HHMMSS>")
+    no_progress: bool = _option(False, SWITCH, "hide the progress bar", group=_OUTPUT, resumable=True,
+                                shown_default="shown")
+    no_figures: bool = _option(False, SWITCH, "do not draw the PNG figures", group=_OUTPUT, resumable=True,
+                               shown_default="drawn")
+
+    def __post_init__(self):
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name == "out" and value is None:
+                continue
+            object.__setattr__(self, f.name, _check(f.name, value, "RunOptions"))
+        self.train_config()   # the settings together, as the trainer will check them
+
+    # --- the table of options --------------------------------------------------------------
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        """The option names, in the order of ``--dry-run`` and ``config.json``."""
+        return tuple(f.name for f in dataclasses.fields(cls))
+
+    @classmethod
+    def meta(cls, name: str) -> dict[str, Any]:
+        """An option's description: ``kind`` (:class:`OptionKind`), ``help``, ``group``,
+        ``resumable``, ``metavar``, ``shown_default`` (how ``--help`` describes a default that
+        is not a plain value, e.g. ``"none"`` for an empty table) and ``training`` (its
+        TrainConfig name or ``None``)."""
+        return dict(_field(name).metadata)
+
+    @classmethod
+    def help(cls, name: str) -> str:
+        """The one-line help of option ``name`` (a training setting's is TrainConfig's)."""
+        return _field(name).metadata["help"]
+
+    @classmethod
+    def default(cls, name: str) -> Any:
+        """The default of option ``name`` (a copy, for tables)."""
+        f = _field(name)
+        return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+
+    @classmethod
+    def resumable(cls, name: str) -> bool:
+        """Whether a resumed run may change option ``name`` without changing what it computes."""
+        return bool(_field(name).metadata["resumable"])
+
+    @classmethod
+    def resumable_names(cls) -> tuple[str, ...]:
+        """The options a resumed run may change."""
+        return tuple(n for n in cls.names() if cls.resumable(n))
+
+    # --- conversions ---------------------------------------------------------------------
+    @classmethod
+    def check_values(cls, data: Mapping[str, Any], *, source: str = "options") -> dict[str, Any]:
+        """Check a (partial) table of options; returns them normalised.
+
+        Keys may use ``-`` or ``_`` (``batch-size``). An unknown key (with the closest known
+        one), a key given twice or a bad value raises :class:`~neurotrain.ConfigError`, its
+        message starting with ``source``.
+
+        Examples
+        --------
+        >>> RunOptions.check_values({"batch-size": 16, "task_params": {"delay": 3}})
+        {'batch_size': 16, 'task_params': {'delay': 3}}
+        >>> RunOptions.check_values({"stepz": 5}, source="run.toml")
+        Traceback (most recent call last):
+        ...
+        neurotrain._errors.ConfigError: run.toml: unknown option 'stepz'. Did you mean 'steps'? Allowed options: task, task_params, cell, cell_params, hidden, layers, method, method_params, steps, batch_size, lr, l2, rate_l2, clip_norm, seed, eval_trials, eval_every, checkpoint_every, keep_checkpoints, activity_bound, out, no_progress, no_figures.
+        """
+        names = cls.names()
+        out: dict[str, Any] = {}
+        for raw_key, value in data.items():
+            key = str(raw_key).strip().replace("-", "_")
+            if key not in names:
+                close = difflib.get_close_matches(key, names, n=1)
+                hint = f" Did you mean {close[0]!r}?" if close else ""
+                raise ConfigError(f"{source}: unknown option {str(raw_key)!r}.{hint} Allowed options: "
+                                  f"{', '.join(names)}.")
+            if key in out:
+                raise ConfigError(f"{source}: option {key!r} is given twice.")
+            out[key] = _check(key, value, source)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, source: str = "options") -> RunOptions:
+        """The defaults updated with ``data`` (a partial table, checked as :meth:`check_values`)."""
+        return cls().updated(data, source=source)
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike) -> RunOptions:
+        """Read options from a TOML (``.toml``) or JSON (``.json``) configuration file.
+
+        A run's ``config.json`` works too: its recorded ``options`` are used, all but ``out``
+        (so that a new run from them gets its own directory).
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "run.toml")
+        >>> _ = open(path, "w").write('task = "copy"\\nsteps = 50\\n[task_params]\\ndelay = 4\\n')
+        >>> opts = RunOptions.from_file(path)
+        >>> opts.task, opts.steps, opts.task_params, opts.hidden
+        ('copy', 50, {'delay': 4}, 128)
+        """
+        path = os.fspath(path)
+        data = read_config_file(path)
+        if os.path.basename(path) == CONFIG_FILE and isinstance(data.get("options"), dict):
+            data = {k: v for k, v in data["options"].items() if k != "out"}
+        return cls.from_dict(data, source=f"configuration file {path}")
+
+    def updated(self, data: Mapping[str, Any], *, source: str = "options") -> RunOptions:
+        """A copy with the options of ``data`` (checked); tables are merged key by key.
+
+        Examples
+        --------
+        >>> base = RunOptions(task_params={"delay": 3, "length": 2})
+        >>> base.updated({"task-params": {"delay": 5}, "steps": 10}).task_params
+        {'delay': 5, 'length': 2}
+        """
+        given = self.check_values(data, source=source)
+        merged = {k: ({**getattr(self, k), **v} if k in given and _is_table(k) else v)
+                  for k, v in given.items()}
+        return dataclasses.replace(self, **merged)
+
+    def replace(self, **changes: Any) -> RunOptions:
+        """A copy with ``changes`` (whole values: a table replaces the old one)."""
+        return dataclasses.replace(self, **self.check_values(changes, source="RunOptions.replace"))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every option, in order, as JSON-serialisable values (the ``options`` of ``config.json``)."""
+        return {n: (dict(getattr(self, n)) if _is_table(n) else getattr(self, n)) for n in self.names()}
+
+    def to_text(self, fmt: str = "toml", *, header: str | None = None, omit: tuple[str, ...] = ()) -> str:
+        """The options as a configuration file (``"toml"`` or ``"json"``) that reads back the same.
+
+        TOML has no null: optional numbers that are off are written ``"none"``. ``header``
+        becomes ``#`` comment lines (TOML only); ``omit`` leaves options out.
+
+        Examples
+        --------
+        >>> from neurotrain.io import parse_config_text
+        >>> text = RunOptions(task="copy").to_text(omit=("out",))
+        >>> text.splitlines()[:2], 'clip_norm = "none"' in text
+        (['task = "copy"', 'cell = "leaky"'], True)
+        >>> RunOptions.from_dict(parse_config_text(text, "toml")) == RunOptions(task="copy")
+        True
+        """
+        shown = {k: v for k, v in self.to_dict().items() if k not in omit}
+        if fmt == "json":
+            return json.dumps(shown, indent=2, allow_nan=False) + "\n"
+        if fmt != "toml":
+            raise ConfigError(f"fmt={fmt!r} is not a configuration format; use 'toml' or 'json'.")
+        shown = {k: ("none" if v is None and _field(k).metadata["kind"].optional else v)
+                 for k, v in shown.items()}
+        return to_toml(shown, header=header)
+
+    def train_config(self) -> TrainConfig:
+        """The training settings as the :class:`~neurotrain.training.TrainConfig` the run trains with."""
+        return TrainConfig(**{train: getattr(self, name) for name, train in TRAINING_SETTINGS.items()})
+
+
+# --------------------------------------------------------------------------------------------
+def _field(name: str) -> dataclasses.Field:
+    for f in dataclasses.fields(RunOptions):
+        if f.name == name:
+            return f
+    close = difflib.get_close_matches(name, RunOptions.names(), n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise ConfigError(f"{name!r} is not an option of a run.{hint} Options: {', '.join(RunOptions.names())}.")
+
+
+def _is_table(name: str) -> bool:
+    return _field(name).metadata["kind"].table
+
+
+def _check(name: str, value: Any, source: str) -> Any:
+    """Check one option's value; a ConfigError names ``source``, the option, the value and the rule."""
+    if name == "out" and value is None:
+        return None
+    kind: OptionKind = _field(name).metadata["kind"]
+    try:
+        return kind.check(name, value)
+    except _Invalid as e:
+        shown = repr(value)
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        raise ConfigError(f"{source}: {name} = {shown} is not valid; {name} must be {e.what or kind.what}") from None
+    except ConfigError as e:   # a parameter table's entry, named by check_finite_tree
+        raise ConfigError(f"{source}: {e}") from None

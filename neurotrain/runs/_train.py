@@ -1,0 +1,495 @@
+"""``train_run``: what ``neurotrain train`` does, as a Python function returning a result object.
+
+The life of a run directory: a new run clears the files of an earlier run in the same folder
+(saying so), writes ``config.json`` before the first step, trains with checkpoints, a CSV log
+and (when installed) TensorBoard, then scores the network on fresh trials and writes
+``summary.json`` and the figures. A resumed run (``resume=RUN_DIR``) takes the options
+recorded in ``config.json``, refuses changes that would alter its trajectory, continues from
+the newest readable checkpoint and ends as the uninterrupted run would; one that already
+finished says there is nothing to resume, and one stopped during its final evaluation gets
+it written. An interrupted or diverged run still gets a short ``summary.json`` that says why
+it stopped and where its last checkpoint is.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import inspect
+import os
+import signal
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import brainstate
+import braintools
+
+from .. import analysis as an
+from .._errors import ConfigError, NeurotrainError, TrainingDivergedError
+from ..io import (
+    RunLayout,
+    checkpoint_path,
+    jsonable,
+    latest_checkpoint,
+    read_checkpoint,
+    read_json,
+    write_json,
+)
+from ..models import build_model, get_cell_class, resolve_cell_params
+from ..tasks import make_task
+from ..training import Checkpoint, CSVLogger, ProgressBar, TensorBoardLogger, Trainer, get_method
+from ._directory import default_run_dir, run_config, run_summary, save_figures
+from ._notes import Notes, NotesCallback
+from ._options import RunOptions
+from ._report import PROG, format_report
+
+__all__ = ["train_run", "plan_run", "RunPlan", "TrainRunResult", "ResumeError", "TRAIN_STATUSES"]
+
+#: what a call of :func:`train_run` can end with (:attr:`TrainRunResult.status`)
+TRAIN_STATUSES = ("completed", "interrupted", "terminated", "diverged", "already-done")
+#: steps between host synchronisations (logging, checks) of a run
+LOG_EVERY = 10
+
+
+class ResumeError(ConfigError):
+    """A resumed run was asked to change an option that its checkpoints fix.
+
+    Attributes
+    ----------
+    option : str
+        The option (e.g. ``"lr"``).
+    config_file : str
+        The run's ``config.json``, where the options are recorded.
+    allowed : tuple of str
+        The options a resumed run may change.
+    """
+
+    def __init__(self, option: str, config_file: str, allowed: Sequence[str]):
+        self.option, self.config_file, self.allowed = option, config_file, tuple(allowed)
+        super().__init__(
+            f"{option} cannot be changed when resuming: the run's options are fixed in {config_file} "
+            f"(only {', '.join(allowed)} can). To train with other options, start a new run: "
+            f"train_run(RunOptions.from_file({config_file!r}).replace({option}=..., out=NEW_DIR))"
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# planning: the resolved options of a new or resumed run, checked before anything is written
+# --------------------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class RunPlan:
+    """A run ready to train: its resolved options, task and gradient method.
+
+    ``options`` has the canonical cell name, the cell parameters as the model is built with
+    them (the leaky cell's ``dt`` and ``tau`` filled in) and ``out`` set (given, recorded, or a
+    new time-stamped folder when ``out_given`` is false).
+    """
+
+    options: RunOptions
+    task: Any
+    method: Any
+    resume: bool = False
+    out_given: bool = True
+    recorded: dict | None = None
+
+    @property
+    def run_dir(self) -> str:
+        return self.options.out
+
+    def to_text(self, fmt: str = "toml") -> str:
+        """The resolved options as a configuration file (what ``neurotrain train --dry-run`` prints).
+
+        A new run without a chosen ``out`` leaves it out, so that every run from the file gets
+        its own directory (a header line says so).
+        """
+        what = f"resuming {self.run_dir}" if self.resume else "a new run"
+        header = f"{PROG} train: resolved options ({what}); train with: {PROG} train --config FILE"
+        omit: tuple[str, ...] = ()
+        if not self.out_given and not self.resume:
+            omit = ("out",)
+            header += (f"\nout is not set: each run from this file gets a new directory "
+                       f"(runs/{self.task.name}-{self.options.cell}-<time>); set out = \"DIR\" to fix one")
+        return self.options.to_text(fmt, header=header, omit=omit)
+
+
+def plan_run(options: RunOptions | None = None, *, resume: str | os.PathLike | None = None,
+             **changes: Any) -> RunPlan:
+    """Resolve and check the options of a run, new or resumed, without writing anything.
+
+    Parameters
+    ----------
+    options : RunOptions, optional
+        A new run's options (default: ``RunOptions()``); not with ``resume``.
+    resume : str or PathLike, optional
+        A run directory to continue: its ``config.json``'s recorded options are used.
+    **changes
+        Options that override ``options`` (tables merge key by key); with ``resume`` only those
+        of :meth:`RunOptions.resumable_names` may differ from the recorded ones.
+
+    Raises
+    ------
+    ConfigError
+        A bad option, task, cell or method parameter; a run directory that cannot be resumed;
+        or (:class:`ResumeError`) a change a resumed run cannot take.
+
+    Examples
+    --------
+    >>> plan = plan_run(RunOptions(task="pdm", out="runs/x"), cell_params={"tau": 50.0})
+    >>> plan.options.cell_params, plan.task.name
+    ({'dt': 20.0, 'tau': 50.0}, 'perceptual-decision-making')
+    """
+    recorded = None
+    if resume is not None:
+        if options is not None:
+            raise ConfigError("plan_run: pass either options (a new run) or resume=RUN_DIR, not both; "
+                              "a resumed run keeps the options recorded in its config.json.")
+        options, recorded = _resume_options(os.fspath(resume), changes)
+    else:
+        options = options if options is not None else RunOptions()
+        if not isinstance(options, RunOptions):
+            raise ConfigError(f"options must be a RunOptions; got {type(options).__name__}. "
+                              f"Build one with RunOptions(...) or RunOptions.from_file(path).")
+        if changes:
+            options = options.updated(changes, source="train_run")
+    task, kind, cell_params, method = _build(options)
+    resolved = dataclasses.replace(options, cell=kind, cell_params=cell_params)
+    out_given = resolved.out is not None
+    if not out_given:
+        resolved = dataclasses.replace(resolved, out=default_run_dir(task.name, kind))
+    return RunPlan(resolved, task, method, resume=resume is not None, out_given=out_given, recorded=recorded)
+
+
+def _resume_options(run_dir: str, changes: Mapping[str, Any]) -> tuple[RunOptions, dict]:
+    layout = RunLayout(run_dir)
+    if not os.path.isdir(run_dir):
+        what = "is a file, not a directory" if os.path.exists(run_dir) else "does not exist"
+        raise ConfigError(f"cannot resume {run_dir}: the run directory {what}.")
+    path = layout.config_file
+    if not os.path.exists(path):
+        raise ConfigError(f"cannot resume {run_dir}: it holds no {layout.CONFIG_FILE}, so it is not a "
+                          f"neurotrain run directory.")
+    config = read_json(path)
+    recorded = config.get("options") if isinstance(config, dict) else None
+    if not isinstance(recorded, dict):
+        raise ConfigError(f"{path} records no 'options' (it was written by an older neurotrain), so "
+                          f"the run cannot be resumed; train it again.")
+    names = RunOptions.names()
+    options = RunOptions.from_dict({k: v for k, v in recorded.items() if k in names}, source=path)
+    given = RunOptions.check_values(changes, source="train_run")
+    fixed = [k for k, v in given.items() if not RunOptions.resumable(k) and v != getattr(options, k)]
+    if fixed:
+        raise ResumeError(fixed[0], path, RunOptions.resumable_names())
+    return dataclasses.replace(options, **{**given, "out": run_dir}), config
+
+
+def _build(options: RunOptions):
+    """The task, the canonical cell name, the resolved cell parameters and the method."""
+    try:
+        task = make_task(options.task, **options.task_params)
+    except NeurotrainError:
+        raise
+    except Exception as e:  # a task constructor met a value of the wrong type
+        raise ConfigError(f"bad task_params for task {options.task!r}: {type(e).__name__}: {e}") from None
+    cls = get_cell_class(options.cell)
+    cell_params = resolve_cell_params(cls.kind, task, **options.cell_params)
+    try:
+        method = get_method(options.method, **options.method_params)
+    except NeurotrainError:
+        raise
+    except Exception as e:
+        raise ConfigError(f"bad method_params for method {options.method!r}: {type(e).__name__}: {e}") from None
+    _check_cell(cls, cell_params)
+    return task, cls.kind, cell_params, method
+
+
+def _check_cell(cls, cell_params) -> None:
+    """Build a 1 x 2 cell with ``cell_params``: a bad name or value fails here, before any file."""
+    allowed = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "num_in", "num_rec")]
+    unknown = sorted(set(cell_params) - set(allowed))
+    if unknown:
+        raise ConfigError(f"cell {cls.kind!r} has no parameter {unknown[0]!r}. Allowed: {', '.join(allowed)}.")
+    try:
+        cls(1, 2, **cell_params)
+    except NeurotrainError:
+        raise
+    except Exception as e:
+        raise ConfigError(f"bad cell_params for cell {cls.kind!r}: {type(e).__name__}: {e}") from None
+
+
+# --------------------------------------------------------------------------------------------
+# the result
+# --------------------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class TrainRunResult:
+    """What :func:`train_run` did.
+
+    Attributes
+    ----------
+    status : str
+        ``"completed"`` (trained, evaluated and saved; also when a callback stopped training
+        early), ``"interrupted"`` (Ctrl-C) or ``"terminated"`` (SIGTERM; a checkpoint of the
+        step reached is written), ``"diverged"`` (NaN loss or exploding activity; the last good
+        checkpoint is the newest) or ``"already-done"`` (a resumed run had nothing to do).
+    run_dir : str
+    options : RunOptions
+        The resolved options (``out`` set, the cell's parameters as built).
+    steps_done, num_steps : int
+        The steps reached (``None`` if unknown) and the steps asked for.
+    summary : dict
+        The content of ``summary.json`` (``{}`` for ``"already-done"``).
+    notes : tuple of str
+        What the run said while it worked (see :mod:`neurotrain.runs`).
+    model, task
+        The network (with the weights it ended with) and the task.
+    method : str
+        The gradient method's name.
+    train_result : neurotrain.training.TrainResult or None
+    evaluation : neurotrain.analysis.Evaluation or None
+        The final evaluation on ``eval_trials`` fresh trials of seed ``eval_seed``.
+    eval_seed : int or None
+    resumed_from : int or None
+        The step the run continued from.
+    checkpoint : str or None
+        The newest checkpoint on disk; ``checkpoint_step`` its step; ``checkpoint_written``
+        whether this call wrote it as training stopped.
+    error : str or None
+        Why training diverged.
+    figures : tuple of str
+        The figures written.
+    """
+
+    status: str
+    run_dir: str
+    options: RunOptions
+    steps_done: int | None
+    num_steps: int
+    summary: dict
+    notes: tuple[str, ...] = ()
+    model: Any = None
+    task: Any = None
+    method: str = ""
+    train_result: Any = None
+    evaluation: Any = None
+    eval_seed: int | None = None
+    resumed_from: int | None = None
+    checkpoint: str | None = None
+    checkpoint_step: int | None = None
+    checkpoint_written: bool = False
+    error: str | None = None
+    figures: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """Whether the run is finished: ``"completed"`` or ``"already-done"``."""
+        return self.status in ("completed", "already-done")
+
+    @property
+    def layout(self) -> RunLayout:
+        """The paths of the run directory."""
+        return RunLayout(self.run_dir)
+
+    def report(self) -> str:
+        """The text ``neurotrain train`` prints: the scores of a completed run (its last line the
+        per-condition table), or one line saying why training stopped and how to go on."""
+        out, steps = self.run_dir, self.num_steps
+        if self.status == "completed":
+            o = self.options
+            header = (f"{PROG}: trained a {o.cell} RNN ({o.layers} x {o.hidden} units) on "
+                      f"{self.task.name} with {self.method}")
+            if self.resumed_from is not None:
+                header += f" (resumed at step {self.resumed_from})"
+            return format_report(task=self.task, evaluation=self.evaluation, run_dir=out, summary=self.summary,
+                                 seed=self.eval_seed, header=header)
+        if self.status == "already-done":
+            return (f"nothing to resume: {out} already finished its {steps} steps (checkpoint "
+                    f"{self.checkpoint}). Pass --steps N with N > {steps} to train further.")
+        if self.status == "diverged":
+            where = (f"the last good checkpoint is {self.checkpoint} (step {self.checkpoint_step})"
+                     if self.checkpoint else "no checkpoint was written")
+            return f"training diverged: {self.error} Stopped; {where} in the run directory {out}."
+        what = "stopped by SIGTERM" if self.status == "terminated" else "interrupted"
+        if self.checkpoint_written:
+            saved = f"checkpoint {self.checkpoint} written"
+        else:
+            saved = f"the newest checkpoint is {self.checkpoint}" if self.checkpoint else "no checkpoint was written"
+        return (f"{what} at step {self.steps_done} of {steps}; {saved}. Resume with: "
+                f"{PROG} train --resume {out}")
+
+
+# --------------------------------------------------------------------------------------------
+# training
+# --------------------------------------------------------------------------------------------
+def train_run(options: RunOptions | None = None, *, resume: str | os.PathLike | None = None,
+              notes: NotesCallback | None = None, callbacks: Sequence[Any] = (), command: str | None = None,
+              **changes: Any) -> TrainRunResult:
+    """Train a network and save its run directory, or resume one: ``neurotrain train`` in Python.
+
+    Parameters
+    ----------
+    options : RunOptions, optional
+        The run (default: ``RunOptions()``, the default ``neurotrain train``); not with ``resume``.
+    resume : str or PathLike, optional
+        Continue this run directory from its newest readable checkpoint, with its recorded
+        options.
+    notes : callable, optional
+        Called with each note as it arises (e.g. ``print``); the notes are also in the result.
+    callbacks : sequence of neurotrain.training.Callback
+        More callbacks for the trainer (e.g. ``EarlyStopping``), after the CSV log, the
+        checkpoints, TensorBoard and the progress bar.
+    command : str, optional
+        The command recorded in ``config.json`` (the command line passes its own).
+    **changes
+        Options overriding ``options`` (with ``resume``: only the resumable ones, e.g. ``steps``).
+
+    Returns
+    -------
+    TrainRunResult
+        Its ``report()`` is what ``neurotrain train`` prints.
+
+    Raises
+    ------
+    ConfigError
+        Bad options (nothing is written then), or a run that cannot be resumed as asked.
+    KeyboardInterrupt
+        Ctrl-C outside the training steps (e.g. during the final evaluation); the final
+        checkpoint is then on disk and ``resume=`` writes the evaluation.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> opts = RunOptions(task="integrator", cell="vanilla", hidden=8, batch_size=8, steps=20,
+    ...                   eval_every=10, eval_trials=32, no_progress=True, no_figures=True,
+    ...                   out=tempfile.mkdtemp())
+    >>> result = train_run(opts)
+    >>> result.status, result.steps_done, sorted(result.summary)[:3]
+    ('completed', 20, ['compile_time_s', 'eval_trials', 'final_loss'])
+    >>> train_run(resume=result.run_dir).status
+    'already-done'
+    """
+    note = Notes(notes)
+    plan = plan_run(options, resume=resume, **changes)
+    opts, task, layout = plan.options, plan.task, RunLayout(plan.run_dir)
+    out, steps = layout.root, opts.steps
+    command = command if command is not None else "neurotrain.runs.train_run(...)"
+
+    brainstate.random.seed(opts.seed)
+    model = build_model(opts.cell, num_rec=opts.hidden, task=task, num_layers=opts.layers, **opts.cell_params)
+    optimizer = braintools.optim.Adam(lr=opts.lr)
+    checkpointer = Checkpoint(out, every=opts.checkpoint_every, keep=opts.keep_checkpoints)
+    cbs: list[Any] = [CSVLogger(layout.metrics_file), checkpointer]
+    board = TensorBoardLogger(layout.tensorboard_dir)
+    if board.available:
+        cbs.append(board)
+    if not opts.no_progress:
+        cbs.insert(0, ProgressBar(desc=f"{task.name} ({opts.cell}, {plan.method.name})"))
+    cbs += list(callbacks)
+    train_config = opts.train_config().replace(log_every=LOG_EVERY)
+    trainer = Trainer(model, task, optimizer, method=plan.method, config=train_config, callbacks=cbs)
+    training = {**train_config.to_dict(), "checkpoint_every": opts.checkpoint_every,
+                "keep_checkpoints": opts.keep_checkpoints}
+    now = datetime.datetime.now().isoformat(timespec="seconds")
+    common = {"run_dir": out, "options": opts, "num_steps": steps, "model": model, "task": task,
+              "method": plan.method.name}
+
+    if plan.resume:
+        with note.warnings():
+            ckpt = latest_checkpoint(out)
+        if ckpt is None:
+            note(f"note: {out} has no checkpoint yet; starting it again from step 0")
+        else:
+            with note.warnings():
+                step = trainer.restore(ckpt)
+            if step >= steps and _finished(layout, steps):
+                return TrainRunResult("already-done", steps_done=step, summary={}, notes=tuple(note.items),
+                                      checkpoint=ckpt, checkpoint_step=step, **common)
+            if step >= steps:   # stopped after the last step, before the final evaluation was saved
+                note(f"{out} finished training ({ckpt}) but not its final evaluation; writing it now")
+            else:
+                note(f"resuming {out} from step {step} of {steps} ({ckpt})")
+            stale = layout.weight_derived_outputs()
+            if stale:
+                note(f"note: {', '.join(stale)} in {out} describe the weights before resuming; they are "
+                     f"kept as they are. Run `{PROG} evaluate/analyze/export {out}` again after training.")
+        config = dict(plan.recorded)
+        config["options"] = opts.to_dict()
+        config["training"] = {**config.get("training", {}), **training}
+        config["resumed"] = [*config.get("resumed", []), {"at": now, "command": command}]
+    else:
+        try:
+            os.makedirs(out, exist_ok=True)
+            earlier = layout.train_outputs()
+            if earlier:
+                note(f"note: replacing the earlier run in {out}")
+            for path in earlier:
+                os.remove(path)
+        except OSError as e:
+            raise ConfigError(f"cannot create the run directory {out!r}: {e.strerror or e}") from None
+        config = {
+            "command": command,
+            "created": now,
+            "seed": opts.seed,
+            "method": plan.method.config(),
+            "training": training,
+            "cli": {"task": opts.task, "task_params": opts.task_params, "cell": opts.cell,
+                    "hidden": opts.hidden, "layers": opts.layers, "cell_params": opts.cell_params},
+            "options": opts.to_dict(),
+        }
+    # written before training, so that a crashed run still says what it was (and can resume)
+    write_json(layout.config_file, run_config(model=model, task=task, config=config, optimizer=optimizer))
+
+    try:
+        result = trainer.run()
+    except TrainingDivergedError as e:
+        with note.warnings():
+            last = latest_checkpoint(out)
+        last_step = None if last is None else int(read_checkpoint(last)["step"])
+        summary = _short_summary(layout, task, steps_done=last_step, steps=steps, stop_reason="diverged",
+                                 extra={"error": str(e), "diverged_at_step": e.step, "last_checkpoint": last,
+                                        "last_checkpoint_step": last_step})
+        return TrainRunResult("diverged", steps_done=last_step, summary=summary, notes=tuple(note.items),
+                              checkpoint=last, checkpoint_step=last_step, error=str(e), **common)
+
+    if result.stop_reason == "interrupted":
+        terminated = trainer.interrupted_by == getattr(signal, "SIGTERM", None)
+        written = trainer.consistent and checkpointer.last_step == trainer.step
+        if written:
+            ckpt = checkpoint_path(out, trainer.step)
+        else:
+            with note.warnings():
+                ckpt = latest_checkpoint(out)
+        summary = _short_summary(layout, task, steps_done=trainer.step, steps=steps, stop_reason="interrupted",
+                                 extra={"final_loss": float(result.final_loss) if len(result.loss) else None})
+        return TrainRunResult("terminated" if terminated else "interrupted", steps_done=trainer.step,
+                              summary=summary, notes=tuple(note.items), train_result=result,
+                              resumed_from=result.resumed_from, checkpoint=ckpt, checkpoint_written=written,
+                              **common)
+
+    eval_seed = opts.seed + 1
+    evaluation = an.evaluate(model, task, opts.eval_trials, seed=eval_seed)
+    write_json(layout.config_file, run_config(model=model, task=task, config=config, optimizer=optimizer))
+    extra = {"resumed_from": result.resumed_from} if result.resumed_from is not None else None
+    summary = jsonable(run_summary(task, result, evaluation, extra))
+    write_json(layout.summary_file, summary)
+    figures = () if opts.no_figures else tuple(save_figures(out, task=task, result=result, evaluation=evaluation))
+    return TrainRunResult("completed", steps_done=int(result.num_steps), summary=summary, notes=tuple(note.items),
+                          train_result=result, evaluation=evaluation, eval_seed=eval_seed,
+                          resumed_from=result.resumed_from, checkpoint=checkpointer.last_path,
+                          checkpoint_step=checkpointer.last_step, figures=figures, **common)
+
+
+def _short_summary(layout: RunLayout, task, *, steps_done, steps, stop_reason, extra) -> dict:
+    """The ``summary.json`` of a run that stopped before its final evaluation."""
+    summary = jsonable({"task": task.name, "steps": steps_done, "num_steps": steps, "stop_reason": stop_reason,
+                        "primary_metric": task.primary_metric, **extra})
+    write_json(layout.summary_file, summary)
+    return summary
+
+
+def _finished(layout: RunLayout, steps: int) -> bool:
+    """Whether the run directory holds the summary of a run that completed its ``steps`` steps."""
+    try:
+        summary = read_json(layout.summary_file)
+    except NeurotrainError:   # missing or unreadable: the final evaluation was not written
+        return False
+    return (isinstance(summary, dict) and summary.get("steps") == steps
+            and summary.get("stop_reason") not in ("interrupted", "diverged"))
