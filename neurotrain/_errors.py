@@ -36,14 +36,3 @@ class TrainingDivergedError(NeurotrainError, FloatingPointError):
 
 class CheckpointError(NeurotrainError, OSError):
     """A checkpoint or run directory is missing, corrupt or does not match the model."""
-
-
-def check_positive(name: str, value, *, integer: bool = False, fix: str = "") -> None:
-    """Raise :class:`ConfigError` unless ``value`` is a positive (integer) number."""
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
-    if integer:
-        ok = ok and float(value).is_integer()
-    if not ok:
-        kind = "a positive integer" if integer else "a positive number"
-        hint = f" {fix}" if fix else ""
-        raise ConfigError(f"{name} must be {kind}; got {value!r}.{hint}")

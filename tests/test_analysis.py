@@ -48,7 +48,7 @@ def test_evaluate_is_reproducible_and_noise_switch(model):
 
 
 def test_evaluate_errors(model):
-    with pytest.raises(nt.ConfigError, match="num_trials must be a positive integer; got 0"):
+    with pytest.raises(nt.ConfigError, match="num_trials must be an integer >= 1; got 0"):
         nt.analysis.evaluate(model, PerceptualDecisionMaking(), num_trials=0)
     with pytest.raises(nt.ConfigError, match="does not fit task 'copy'"):
         nt.analysis.evaluate(model, nt.tasks.Copy(), num_trials=5)

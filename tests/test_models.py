@@ -142,14 +142,14 @@ def test_stacked_layers_and_config_round_trip():
 @pytest.mark.parametrize(
     "make, match",
     [
-        (lambda: LeakyRNNCell(3, 8, dt=0.0), "dt must be a positive number"),
-        (lambda: LeakyRNNCell(3, 8, dt=-5.0), "dt must be a positive number"),
+        (lambda: LeakyRNNCell(3, 8, dt=0.0), "dt must be a finite number > 0"),
+        (lambda: LeakyRNNCell(3, 8, dt=-5.0), "dt must be a finite number > 0"),
         (lambda: LeakyRNNCell(3, 8, dt=200.0, tau=100.0), "larger than tau"),
-        (lambda: LeakyRNNCell(3, 8, sigma_rec=-0.1), "sigma_rec must be a number >= 0"),
+        (lambda: LeakyRNNCell(3, 8, sigma_rec=-0.1), "sigma_rec must be a finite number >= 0"),
         (lambda: LeakyRNNCell(3, 8, activation="relux"), "Did you mean 'relu'"),
         (lambda: LeakyRNNCell(3, 8, w_rec_init="orthogonl:0.5"), "Did you mean 'orthogonal'"),
         (lambda: LeakyRNNCell(3, 8, w_rec_init="orthogonal:big"), "must be a number"),
-        (lambda: VanillaRNNCell(3, 0), "num_rec must be a positive integer"),
+        (lambda: VanillaRNNCell(3, 0), "num_rec must be an integer >= 1"),
         (lambda: RNN([LeakyRNNCell(3, 8), LeakyRNNCell(4, 8)], 2), r"cells\[1\].num_in=4"),
         (lambda: build_model("lstn", 3, 8, 2), "Did you mean 'lstm'"),
         (lambda: build_model("gru", 3, 8, 2, tau=10.0), "Allowed: "),

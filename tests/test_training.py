@@ -1,5 +1,7 @@
 """The train loop: compiles once, reproducible, schedules advance, clear failures, it learns."""
 
+import dataclasses
+
 import brainstate
 import braintools
 import jax.numpy as jnp
@@ -88,9 +90,13 @@ def test_clip_norm_limits_the_update():
 
 
 def test_nan_loss_stops_with_clear_error_and_keeps_last_good_weights():
-    model = small_pdm_model()
-    before = params_of(model)
-    bad_task = Integrator(noise_scale=float("inf"))
+    @dataclasses.dataclass(frozen=True)
+    class PoisonedIntegrator(Integrator):   # task parameters refuse NaN/inf, so poison the inputs
+        def _sample(self, key, batch_size):
+            batch = super()._sample(key, batch_size)
+            return dataclasses.replace(batch, inputs=batch.inputs * jnp.inf)
+
+    bad_task = PoisonedIntegrator()
     brainstate.random.seed(0)
     model = RNN(VanillaRNNCell(1, 8), num_out=1)
     before = params_of(model)

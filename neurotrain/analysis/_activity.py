@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._errors import ConfigError, ShapeError
+from .._validate import check_positive
 from ..models import noise_disabled
 
 __all__ = ["Activity", "record_activity", "period_inputs"]
@@ -136,9 +137,8 @@ def record_activity(model, source, *, num_trials: int = 256, seed: int = 0, full
     """
     from ..tasks import Task, TrialBatch
 
-    for name, v in (("num_trials", num_trials), ("batch_size", batch_size)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0:
-            raise ConfigError(f"{name} must be a positive integer; got {v!r}.")
+    num_trials = check_positive("num_trials", num_trials, integer=True)
+    batch_size = check_positive("batch_size", batch_size, integer=True)
     key = jax.random.PRNGKey(seed)
     dt = None
     if isinstance(source, Task):

@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._errors import ConfigError
+from .._validate import check_positive, check_seed
 from ..models import Cell, noise_disabled
 
 __all__ = ["Evaluation", "evaluate", "run_trials"]
@@ -113,10 +114,9 @@ def evaluate(model, task, num_trials: int = 1000, *, seed: int = 0, batch_size: 
     >>> ev.activity.shape
     (60, 100, 16)
     """
-    if isinstance(num_trials, bool) or not isinstance(num_trials, (int, np.integer)) or num_trials <= 0:
-        raise ConfigError(f"num_trials must be a positive integer; got {num_trials!r}.")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
-        raise ConfigError(f"batch_size must be a positive integer; got {batch_size!r}.")
+    num_trials = check_positive("num_trials", num_trials, integer=True)
+    batch_size = check_positive("batch_size", batch_size, integer=True)
+    seed = check_seed("seed", seed)
     if model.num_in != task.num_in or model.num_out != task.num_out:
         raise ConfigError(
             f"model (num_in={model.num_in}, num_out={model.num_out}) does not fit task {task.name!r} "

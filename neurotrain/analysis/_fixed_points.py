@@ -35,6 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._errors import ConfigError, ShapeError
+from .._validate import check_int, check_number
 from ._linearize import Linearization, _as_points, cached_step, linearize_arrays, pad_rows, pow2
 
 __all__ = ["FixedPoints", "find_fixed_points", "unique_points"]
@@ -263,14 +264,9 @@ def _as_inputs(inputs, F, names) -> tuple[np.ndarray, tuple[str, ...]]:
 
 
 def _check_pos(name, v, integer=False, allow_zero=False):
-    bad = isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating))
-    if not bad:
-        bad = (v < 0) if allow_zero else (v <= 0)
-        if integer and float(v) != int(v):
-            bad = True
-    if bad:
-        kind = "an integer" if integer else "a number"
-        raise ConfigError(f"{name} must be {kind} {'>= 0' if allow_zero else '> 0'}; got {v!r}.")
+    if integer:
+        return check_int(name, v, minimum=0 if allow_zero else 1)
+    return check_number(name, v, minimum=0.0, inclusive=allow_zero)
 
 
 # --------------------------------------------------------------------------------------------

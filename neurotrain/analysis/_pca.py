@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._errors import ConfigError, ShapeError
+from .._validate import check_int
 
 __all__ = ["PCAResult", "pca"]
 
@@ -122,10 +123,8 @@ def pca(data, num_components: int = 3, *, space: str = "hidden") -> PCAResult:
         X = X.astype(np.float32)
     X = X[np.all(np.isfinite(X), axis=1)]
     n, D = X.shape
-    if isinstance(num_components, bool) or not isinstance(num_components, (int, np.integer)) or not (
-            1 <= num_components <= min(n, D)):
-        raise ConfigError(f"num_components must be an integer in [1, min(samples, D)] = [1, {min(n, D)}]; "
-                          f"got {num_components!r}.")
+    num_components = check_int("num_components", num_components, minimum=1, maximum=min(n, D),
+                               fix="It can be at most min(samples, dimensions).")
     mean, s, vt, total = _svd(jnp.asarray(X))
     mean, s, vt, total = (np.asarray(a) for a in jax.device_get((mean, s, vt, total)))
     k = int(num_components)

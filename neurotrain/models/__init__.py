@@ -2,7 +2,14 @@
 
 from ._activations import ACTIVATIONS, get_activation
 from ._base import Cell
-from ._build import CELLS, build_model, get_cell_class, model_from_config, resolve_cell_params
+from ._build import (
+    CELLS,
+    build_model,
+    get_cell_class,
+    model_from_config,
+    register_cell,
+    resolve_cell_params,
+)
 from ._cells import GRUCell, LeakyRNNCell, LSTMCell, VanillaRNNCell
 from ._forward import Forward, ForwardTransform, forward
 from ._init import INITIALIZER_NAMES, initialize, make_initializer
@@ -11,6 +18,6 @@ from ._step import StepFunction, step_function
 
 __all__ = [
     "Cell", "VanillaRNNCell", "LeakyRNNCell", "GRUCell", "LSTMCell", "RNN", "Readout",
-    "noise_disabled", "StepFunction", "step_function", "Forward", "ForwardTransform", "forward", "build_model", "resolve_cell_params", "model_from_config", "get_cell_class", "CELLS",
+    "noise_disabled", "StepFunction", "step_function", "Forward", "ForwardTransform", "forward", "build_model", "resolve_cell_params", "model_from_config", "get_cell_class", "CELLS", "register_cell",
     "make_initializer", "initialize", "INITIALIZER_NAMES", "get_activation", "ACTIVATIONS",
 ]

@@ -8,7 +8,8 @@ from typing import Any
 import brainstate
 import jax.numpy as jnp
 
-from .._errors import ConfigError, ShapeError, check_positive
+from .._errors import ConfigError, ShapeError
+from .._validate import check_positive
 
 __all__ = ["Cell"]
 

@@ -2,28 +2,39 @@
 
 from __future__ import annotations
 
-import difflib
 from typing import Any
 
 from .._errors import ConfigError
+from .._registry import Registry
+from .._validate import check_int
 from ._cells import GRUCell, LeakyRNNCell, LSTMCell, VanillaRNNCell
 from ._rnn import RNN
 
-__all__ = ["CELLS", "get_cell_class", "build_model", "model_from_config", "resolve_cell_params"]
+__all__ = ["CELLS", "register_cell", "get_cell_class", "build_model", "model_from_config", "resolve_cell_params"]
 
-CELLS = {"vanilla": VanillaRNNCell, "leaky": LeakyRNNCell, "gru": GRUCell, "lstm": LSTMCell}
-_ALIASES = {"rnn": "vanilla", "leaky_rnn": "leaky", "ctrnn": "leaky", "rate": "leaky"}
+#: the cell kinds by name (``"vanilla"``, ``"leaky"``, ``"gru"``, ``"lstm"``), with their aliases
+CELLS: Registry[type] = Registry("cell", hint="Register your own with neurotrain.models.register_cell.")
+
+
+def register_cell(name: str, *, aliases: tuple[str, ...] = ()):
+    """Class decorator: make a :class:`~neurotrain.models.Cell` subclass buildable by ``name``
+    (``build_model(name, ...)``, ``--cell name``); its ``kind`` is set to the name."""
+    def deco(cls):
+        CELLS.add(name, cls, aliases=aliases)
+        cls.kind = CELLS.key(name)
+        return cls
+
+    return deco
+
+
+for _cls, _aliases in ((VanillaRNNCell, ("rnn",)), (LeakyRNNCell, ("leaky-rnn", "ctrnn", "rate")),
+                       (GRUCell, ()), (LSTMCell, ())):
+    CELLS.add(_cls.kind, _cls, aliases=_aliases)
 
 
 def get_cell_class(name: str):
     """Return the cell class registered as ``name`` (``vanilla``, ``leaky``, ``gru``, ``lstm``)."""
-    key = str(name).lower().replace("-", "_")
-    key = _ALIASES.get(key, key)
-    if key not in CELLS:
-        close = difflib.get_close_matches(key, list(CELLS) + list(_ALIASES), n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ConfigError(f"cell={name!r} is not a known cell.{hint} Known cells: {', '.join(CELLS)}.")
-    return CELLS[key]
+    return CELLS.get(name)
 
 
 def resolve_cell_params(cell: str, task=None, **cell_params: Any) -> dict[str, Any]:
@@ -83,8 +94,7 @@ def build_model(cell: str, num_in: int | None = None, num_rec: int = 128, num_ou
     10.0
     """
     cls = get_cell_class(cell)
-    if not isinstance(num_layers, int) or isinstance(num_layers, bool) or num_layers < 1:
-        raise ConfigError(f"num_layers must be an integer >= 1; got {num_layers!r}.")
+    num_layers = check_int("num_layers", num_layers, minimum=1)
     if task is not None:
         for name, given, wanted in (("num_in", num_in, task.num_in), ("num_out", num_out, task.num_out)):
             if given is not None and given != wanted:

@@ -13,7 +13,7 @@ import braintrace
 import jax
 import jax.numpy as jnp
 
-from .._errors import ConfigError
+from .._validate import check_number
 from ._activations import get_activation
 from ._base import Cell, check_dt_tau
 from ._init import initialize, make_initializer
@@ -26,9 +26,7 @@ def _param(spec, shape, argument):
 
 
 def _check_sigma(name, value):
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
-        raise ConfigError(f"{name} must be a number >= 0 (a noise standard deviation); got {value!r}.")
-    return float(value)
+    return check_number(name, value, minimum=0.0, fix="It is a noise standard deviation.")
 
 
 class VanillaRNNCell(Cell):
@@ -51,7 +49,7 @@ class VanillaRNNCell(Cell):
     --------
     >>> import brainstate, jax.numpy as jnp
     >>> cell = VanillaRNNCell(1, 8, train_h0=True)
-    >>> brainstate.nn.init_all_states(cell, batch_size=4)
+    >>> _ = brainstate.nn.init_all_states(cell, batch_size=4)
     >>> cell.update(jnp.ones((4, 1))).shape
     (4, 8)
     """
@@ -110,7 +108,7 @@ class LeakyRNNCell(Cell):
     >>> cell = LeakyRNNCell(3, 16, tau=100.0, dt=20.0, sigma_rec=0.05)
     >>> cell.alpha
     0.2
-    >>> brainstate.nn.init_all_states(cell, batch_size=2)
+    >>> _ = brainstate.nn.init_all_states(cell, batch_size=2)
     >>> cell.update(jnp.ones((2, 3))).shape
     (2, 16)
     """
@@ -177,7 +175,7 @@ class GRUCell(Cell):
     --------
     >>> import brainstate, jax.numpy as jnp
     >>> cell = GRUCell(10, 32)
-    >>> brainstate.nn.init_all_states(cell, batch_size=5)
+    >>> _ = brainstate.nn.init_all_states(cell, batch_size=5)
     >>> cell.update(jnp.zeros((5, 10))).shape
     (5, 32)
     """
@@ -230,7 +228,7 @@ class LSTMCell(Cell):
     >>> cell = LSTMCell(4, 8)
     >>> cell.state_size
     16
-    >>> brainstate.nn.init_all_states(cell, batch_size=3)
+    >>> _ = brainstate.nn.init_all_states(cell, batch_size=3)
     >>> cell.update(jnp.zeros((3, 4))).shape
     (3, 8)
     """

@@ -10,7 +10,8 @@ from typing import Any
 import brainstate
 import jax.numpy as jnp
 
-from .._errors import ShapeError, check_positive
+from .._errors import ShapeError
+from .._validate import check_positive
 from ._base import Cell
 from ._init import initialize, make_initializer
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .._errors import ConfigError
+from .._validate import check_positive
 
 __all__ = ["example_trials", "prediction_vs_truth", "performance_by_condition", "softmax"]
 
@@ -50,9 +51,7 @@ def _is_class(evaluation) -> bool:
 def _trial_indices(evaluation, trials, num_trials: int, *, spread: bool = False) -> list[int]:
     B = np.asarray(evaluation.outputs).shape[1]
     if trials is None:
-        if isinstance(num_trials, bool) or not isinstance(num_trials, (int, np.integer)) or num_trials < 1:
-            raise ConfigError(f"num_trials must be a positive integer; got {num_trials!r}.")
-        n = min(int(num_trials), B)
+        n = min(check_positive("num_trials", num_trials, integer=True), B)
         per = getattr(evaluation, "per_condition", None) or {}
         key = next(iter(per), None)
         if spread and key is not None and key in evaluation.info:
@@ -74,8 +73,7 @@ def _trial_indices(evaluation, trials, num_trials: int, *, spread: bool = False)
 def _time_axis(T: int, dt: float | None):
     if dt is None:
         return np.arange(T, dtype=np.float64), 1.0, "time step"
-    if not isinstance(dt, (int, float)) or isinstance(dt, bool) or dt <= 0:
-        raise ConfigError(f"dt must be a positive number of ms (e.g. task.dt); got {dt!r}.")
+    dt = check_positive("dt", dt, fix="It is the time step in ms (e.g. task.dt).")
     return np.arange(T) * float(dt), float(dt), "time (ms)"
 
 

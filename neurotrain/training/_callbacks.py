@@ -11,6 +11,8 @@ import warnings
 from collections.abc import Mapping
 from typing import Any
 
+from .._validate import check_int
+
 __all__ = ["Callback", "ProgressBar", "CSVLogger", "EarlyStopping", "Checkpoint", "TensorBoardLogger"]
 
 
@@ -205,11 +207,7 @@ class EarlyStopping(Callback):
 
 
 def _check_count(name, value, what):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        from .._errors import ConfigError
-
-        raise ConfigError(f"{name} must be an integer >= 0 ({what}); got {value!r}.")
-    return value
+    return check_int(name, value, minimum=0, fix=f"({what})")
 
 
 class Checkpoint(Callback):

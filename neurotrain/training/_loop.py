@@ -293,7 +293,8 @@ class Trainer:
 
     def step_fn(self, step):
         """Run training step ``step`` (an int32 scalar) of the current phase on the trainer's
-        carry and return ``(loss, lr, aux)`` without syncing to the host (for benchmarks)."""
+        parameters and return ``(loss, lr, aux)`` without a host round trip (for benchmarks and
+        stepping by hand; :meth:`sync` writes the new weights into the model)."""
         carry = self._ensure_carry()
         self._carry, out = self._phase_fn(self.phase_index)(carry, jnp.asarray(step, jnp.int32), self._key)
         return out
@@ -303,6 +304,12 @@ class Trainer:
         ``trainer.lower_step().compile().memory_analysis()``."""
         return self._phase_fn(self.phase_index).lower(self._ensure_carry(), jnp.asarray(step, jnp.int32),
                                                      self._key)
+
+    def sync(self) -> None:
+        """Write the trainer's current parameters and optimizer state into the model's
+        ``ParamState`` s and the optimizer object (done at every log, checkpoint and at the
+        end of :meth:`run`; call it after stepping by hand with :meth:`step_fn`)."""
+        self._sync()
 
     def _sync(self) -> None:
         """Write the carry into the model's ParamStates and the optimizer object."""

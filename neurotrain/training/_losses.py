@@ -7,6 +7,7 @@ import jax.numpy as jnp
 from braintools.metric import softmax_cross_entropy_with_integer_labels
 
 from .._errors import ConfigError
+from .._validate import check_number
 
 __all__ = ["masked_cross_entropy", "masked_mse", "l2_penalty", "rate_penalty", "Objective"]
 
@@ -75,10 +76,9 @@ class Objective:
     def __init__(self, target_type: str, *, l2: float = 0.0, rate_l2: float = 0.0):
         if target_type not in ("class", "value"):
             raise ConfigError(f"target_type must be 'class' or 'value'; got {target_type!r}.")
-        for name, v in (("l2", l2), ("rate_l2", rate_l2)):
-            if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0:
-                raise ConfigError(f"{name} must be a number >= 0; got {v!r}.")
-        self.target_type, self.l2, self.rate_l2 = target_type, float(l2), float(rate_l2)
+        self.target_type = target_type
+        self.l2 = check_number("l2", l2, minimum=0.0)
+        self.rate_l2 = check_number("rate_l2", rate_l2, minimum=0.0)
 
     def task_loss(self, outputs, targets, mask):
         if self.target_type == "class":
