@@ -116,13 +116,12 @@ def run_one(T: int, reps: int, warmup: int, log=print) -> dict:
     params = {k: jnp.asarray(v) for k, v in w0.items()}
     opt_state = opt.init(params)
     xs, ys = jnp.asarray(x), jnp.asarray(y)
-    nt_params = list(trainer.params.values())
     counter = [0]
 
     def nt_call():
-        out = trainer.step_fn(jnp.asarray(counter[0], jnp.int32))
+        out = trainer.step_fn(jnp.asarray(counter[0], jnp.int32))   # the weights come out with it
         counter[0] += 1
-        jax.block_until_ready((out, [p.value for p in nt_params]))
+        jax.block_until_ready(out)
         return out
 
     def pj_call():
@@ -138,6 +137,7 @@ def run_one(T: int, reps: int, warmup: int, log=print) -> dict:
     t0 = time.perf_counter()
     pj_loss = float(pj_call())
     pj_compile = time.perf_counter() - t0
+    trainer.sync()                       # the trainer's weights into the model
     w1 = neurotrain_weights(model)
     dw = max(float(np.max(np.abs(w1[k] - np.asarray(params[k])))) for k in w1)
     moved = max(float(np.max(np.abs(w1[k] - w0[k]))) for k in w1)

@@ -240,19 +240,12 @@ def gradient_alignment(weights: dict | None, method_name: str, delays, cfg: dict
             restore(model, weights)
         method = make_method(method_name, {"update_every": None})
         params = model.states(brainstate.ParamState)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            method.prepare(model, task, params)
         batch = task.sample(jax.random.PRNGKey(777 + d), cfg["align_trials"])
-
-        def grads(m=method, model=model, batch=batch, params=params):
-            gb, _, _ = BPTT().loss_and_grads(model, batch, obj, params)
-            go, _, _ = m.loss_and_grads(model, batch, obj, params)
-            return gb, go
-
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            gb, go = brainstate.transform.jit(grads)()
+            prepared = method.prepare(model, task)      # frozen methods: a prepared copy
+            gb, _, _ = BPTT().loss_and_grads(model, batch, obj, params)
+            go, _, _ = prepared.loss_and_grads(model, batch, obj, params)
         row = {}
         for k in gb:
             a, b = np.ravel(np.asarray(gb[k], np.float64)), np.ravel(np.asarray(go[k], np.float64))
