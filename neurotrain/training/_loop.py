@@ -197,6 +197,8 @@ class Trainer:
         self._methods: list[GradientMethod] = []
         for phase in self.phases:
             self._methods.append(self.method if phase.task == task else method.prepare(model, phase.task))
+        #: ``{path: bool or 0/1 array}`` the model marks as (partly) frozen
+        self.trainable = dict(model.trainable_masks()) if hasattr(model, "trainable_masks") else {}
         self.untrained = self.method.untrained_parameters(model)
         if self.untrained:
             names = "; ".join(f"{'.'.join(map(str, k))}: {why}" for k, why in self.untrained.items())
@@ -278,7 +280,7 @@ class Trainer:
                 forward=self.forward, task=phase.task, method=self._methods[index],
                 objective=self.objective, optimizer=self._fopt, batch_size=self.batch_size,
                 clip_norm=self.clip_norm, phase=phase, monitor=self.activity_bound is not None,
-                on_trace=self._count_trace)
+                on_trace=self._count_trace, trainable=self.trainable)
             self._step_fns[index] = jax.jit(step)
         return self._step_fns[index]
 
@@ -505,6 +507,18 @@ class Trainer:
             params = self._carry[0]
             self._carry = (params, self._fopt.init(params))
 
+    def _describe_parameters(self) -> dict[str, str]:
+        """How each parameter was trained: the method's word, or frozen by the model."""
+        out = self.method.describe_parameters(list(self.params), self.untrained)
+        for k, m in self.trainable.items():
+            name = ".".join(map(str, k))
+            if m is False:
+                out[name] = "fixed: frozen by the model"
+            elif m is not True:
+                m = np.asarray(m, bool)
+                out[name] = f"{out[name]}; {int(m.sum())} of {m.size} entries trained, the rest frozen"
+        return out
+
     # --- the loop --------------------------------------------------------------------------
     def _on_signal(self, signum) -> bool:
         if self.interrupted_by is not None:
@@ -656,7 +670,7 @@ class Trainer:
             compile_time_s=compile_time, stop_reason=self.stop_reason, num_traces=self.num_traces,
             aux={k: np.asarray(v) for k, v in h.aux.items()},
             untrained={".".join(map(str, k)): v for k, v in self.untrained.items()},
-            parameters=self.method.describe_parameters(list(self.params), self.untrained),
+            parameters=self._describe_parameters(),
             history_start=h.start, resumed_from=self.resumed_from, phases=phases,
         )
 

@@ -45,8 +45,21 @@ def clip_by_global_norm(grads, max_norm: float):
     return jax.tree.map(lambda g: g * scale, grads), norm
 
 
+def apply_masks(tree, masks, fill):
+    """``tree`` with every entry whose mask is 0/False replaced by ``fill``'s (same structure);
+    ``masks`` maps some keys of ``tree`` to a bool or a 0/1 array of the parameter's shape."""
+    if not masks:
+        return tree
+    out = dict(tree)
+    for k, m in masks.items():
+        if m is True:
+            continue
+        out[k] = fill[k] if m is False else jnp.where(m, tree[k], fill[k])
+    return out
+
+
 def make_train_step(*, forward, task, method, objective, optimizer, batch_size: int,
-                    clip_norm: float | None, phase, monitor: bool, on_trace=None):
+                    clip_norm: float | None, phase, monitor: bool, on_trace=None, trainable=None):
     """The pure training step of one phase (see the module docstring).
 
     Parameters
@@ -66,15 +79,23 @@ def make_train_step(*, forward, task, method, objective, optimizer, batch_size: 
         Report ``max_activity``.
     on_trace : callable, optional
         Called (with no argument) each time the step is traced, to count compilations.
+    trainable : dict, optional
+        ``{parameter path: bool or 0/1 array}``: entries marked 0 are frozen. Their gradient
+        is zeroed before the optimiser (so they add nothing to the gradient norm or the
+        moments) and their value is put back after it (so they stay bit-identical, whatever
+        the optimiser does, weight decay included).
     """
+    masks = {k: (m if isinstance(m, bool) else jnp.asarray(m, bool)) for k, m in (trainable or {}).items()}
+
     def update_fn(lr):
         def update(params, opt_state, grads):
+            grads = apply_masks(grads, masks, jax.tree.map(jnp.zeros_like, grads))
             if clip_norm is not None:
                 grads, norm = clip_by_global_norm(grads, clip_norm)
             else:
                 norm = global_norm(grads)
-            params, opt_state = optimizer.update(grads, opt_state, params, lr)
-            return params, opt_state, norm
+            new, opt_state = optimizer.update(grads, opt_state, params, lr)
+            return apply_masks(new, masks, params), opt_state, norm
 
         return update
 
