@@ -125,33 +125,39 @@ class Forward:
         """The linear readout of the last layer's activity ``h``."""
         return self.model.readout.apply(self.readout_params(params), h)
 
-    def step_cells(self, params: Mapping[tuple, Any], state: State, x, *, key=None, dt: float | None = None):
+    def step_cells(self, params: Mapping[tuple, Any], state: State, x, *, key=None, dt: float | None = None,
+                   overrides: Mapping[str, Any] | None = None):
         """One time step of every layer, without the readout: ``(new_state, activity)``.
 
         Noise is drawn from ``key`` (layer ``i`` from ``fold_in(key, i)``); ``key=None`` runs
-        noise-free. This is the one loop over the layers: :meth:`step`, :meth:`run` and the
+        noise-free. ``overrides`` replaces cell settings that a cell reads from its parameters
+        (the noise levels ``sigma_in``/``sigma_rec`` of leaky cells: one value per network of a
+        population). This is the one loop over the layers: :meth:`step`, :meth:`run` and the
         module form used by online learners (:meth:`RNN.recurrent`) all call it.
         """
         new = []
         for i, cell in enumerate(self.cells):
-            k = jax.random.fold_in(key, i) if key is not None and cell.draws_noise() else None
-            cs = tuple(cell.step(self.cell_params(params, i), state[i], x, key=k, dt=dt))
+            extra = {k: v for k, v in (overrides or {}).items() if hasattr(cell, k)}
+            noisy = cell.draws_noise() or (bool(extra) and getattr(cell, "noise", False))
+            k = jax.random.fold_in(key, i) if key is not None and noisy else None
+            cs = tuple(cell.step({**self.cell_params(params, i), **extra}, state[i], x, key=k, dt=dt))
             new.append(cs)
             x = cs[0]
         new = tuple(new)
         return new, self.activity(new)
 
-    def step(self, params: Mapping[tuple, Any], state: State, x, *, key=None, dt: float | None = None):
+    def step(self, params: Mapping[tuple, Any], state: State, x, *, key=None, dt: float | None = None,
+             overrides: Mapping[str, Any] | None = None):
         """One time step of every layer and the readout: ``(new_state, output, activity)``.
 
         ``output`` is ``(batch, num_out)``; ``activity`` the layers' ``h`` concatenated.
         """
-        new, act = self.step_cells(params, state, x, key=key, dt=dt)
+        new, act = self.step_cells(params, state, x, key=key, dt=dt, overrides=overrides)
         return new, self.readout(params, new[-1][0]), act
 
     def run(self, params: Mapping[tuple, Any], inputs, *, state: State | None = None, key=None,
             dt: float | None = None, transform: ForwardTransform | None = None,
-            record_state: bool = False):
+            record_state: bool = False, overrides: Mapping[str, Any] | None = None):
         """Run a batch of trials.
 
         Parameters
@@ -169,6 +175,8 @@ class Forward:
             Applied after every step (see the module docstring).
         record_state : bool
             Also return the full state after every step, ``(T, B, state_size)``.
+        overrides : dict, optional
+            Cell settings read from the parameters instead (see :meth:`step_cells`).
 
         Returns
         -------
@@ -189,7 +197,7 @@ class Forward:
             t, x = tx
             s, tc = carry
             k = jax.random.fold_in(key, t) if key is not None else None
-            new, _ = self.step_cells(params, s, x, key=k, dt=dt)
+            new, _ = self.step_cells(params, s, x, key=k, dt=dt, overrides=overrides)
             if transform is not None:
                 new, tc = transform.apply(t, s, new, tc)
             ys = (self.readout(params, new[-1][0]), self.activity(new))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import jax
 import jax.numpy as jnp
 from braintools.metric import softmax_cross_entropy_with_integer_labels
@@ -79,6 +81,18 @@ class Objective:
         self.target_type = target_type
         self.l2 = check_number("l2", l2, minimum=0.0)
         self.rate_l2 = check_number("rate_l2", rate_l2, minimum=0.0)
+        #: which penalty terms are computed (static, decided when the objective is built)
+        self.uses_l2, self.uses_rate = self.l2 > 0, self.rate_l2 > 0
+
+    def with_coefficients(self, **values) -> Objective:
+        """A copy with other coefficient values (``l2=``, ``rate_l2=``; traced arrays are fine,
+        e.g. one per network of a population); which terms are computed does not change."""
+        new = copy.copy(self)
+        for name, v in values.items():
+            if name not in ("l2", "rate_l2"):
+                raise ConfigError(f"{name!r} is not a coefficient of the objective (l2, rate_l2).")
+            setattr(new, name, v)
+        return new
 
     def task_loss(self, outputs, targets, mask):
         if self.target_type == "class":
@@ -109,10 +123,10 @@ class Objective:
         task = self.task_loss(outputs, batch.targets, batch.mask)
         aux = {"task_loss": task}
         total = task
-        if self.l2 > 0:
+        if self.uses_l2:
             aux["l2"] = l2_penalty(params)
             total = total + self.l2 * aux["l2"]
-        if self.rate_l2 > 0:
+        if self.uses_rate:
             aux["rate"] = rate_penalty(activity)
             total = total + self.rate_l2 * aux["rate"]
         return total, aux

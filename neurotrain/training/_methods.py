@@ -81,6 +81,9 @@ class StepContext:
         The phase's method options (e.g. a mixing ratio), empty by default.
     monitor : bool
         Report ``max_activity`` (the largest ``|h|`` of the batch) in the auxiliary values.
+    overrides : dict
+        Cell settings for the forward pass (the noise levels of one network of a population);
+        pass them to ``forward.run(..., overrides=ctx.overrides)``.
     """
 
     forward: Any
@@ -89,6 +92,7 @@ class StepContext:
     dt: float | None = None
     options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     monitor: bool = True
+    overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -214,7 +218,8 @@ class BPTT(GradientMethod):
         transform = self.forward_transform(ctx, batch)
 
         def loss_fn(p):
-            outputs, activity, _ = ctx.forward.run(p, batch.inputs, key=key, dt=ctx.dt, transform=transform)
+            outputs, activity, _ = ctx.forward.run(p, batch.inputs, key=key, dt=ctx.dt, transform=transform,
+                                                   overrides=ctx.overrides)
             total, aux = ctx.objective(outputs, activity, batch, p)
             if ctx.monitor:
                 aux = {**aux, "max_activity": max_abs(activity)}
