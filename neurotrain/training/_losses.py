@@ -64,7 +64,8 @@ class Objective:
     """The training loss: task loss + ``l2`` * L2 of the weights + ``rate_l2`` * mean rate².
 
     The task loss is :func:`masked_cross_entropy` for class targets and :func:`masked_mse` for
-    value targets. The L2 term covers every trainable parameter, as in seed 000.
+    value targets. The L2 term covers every trainable parameter, as in brainstate's RNN (integrator)
+    tutorial.
 
     Parameters
     ----------
