@@ -1,4 +1,11 @@
-"""Recurrent cells, the ``RNN`` stack with its readout, and initialisers."""
+"""Recurrent cells, the ``RNN`` stack with its readout, its pure forward pass, and initialisers.
+
+Every cell implements one pure ``step(params, state, x, *, key, dt)``. :func:`forward` (or
+``model.forward()``) is the model's functional view, :class:`Forward`, whose ``run`` is the
+one forward pass that training, evaluation and analysis use; :func:`step_function` is the
+noise-free one-step map built on it. :func:`build_model` builds a model by cell name (the
+:data:`CELLS` registry; :func:`register_cell` adds one), for a task with ``task=``.
+"""
 
 from ._activations import ACTIVATIONS, get_activation
 from ._base import Cell

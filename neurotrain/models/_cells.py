@@ -30,7 +30,7 @@ def _check_sigma(name, value):
 
 
 class VanillaRNNCell(Cell):
-    r"""Discrete-time RNN cell (seed 000): :math:`h_t = f(W [x_t; h_{t-1}] + b)`.
+    r"""Discrete-time RNN cell: :math:`h_t = f(W [x_t; h_{t-1}] + b)` (brainstate's RNN tutorial).
 
     Parameters
     ----------
@@ -76,7 +76,8 @@ class VanillaRNNCell(Cell):
 
 
 class LeakyRNNCell(Cell):
-    r"""Continuous-time leaky rate RNN, Euler-discretised (seeds 002-004).
+    r"""Continuous-time leaky rate RNN, Euler-discretised (as in G. R. Yang's RNN
+    tutorial with neurogym, the Engel lab's trainRNNbrain pipeline and Soo, Goudar & Wang 2023).
 
     .. math::
         h_{t+1} = (1-\alpha) h_t + \alpha f(W_{rec} h_t + W_{in}(x_t + \sigma_{in}\xi_t) + b

@@ -38,11 +38,46 @@ State = tuple
 
 
 class ForwardTransform(Protocol):
-    """What :meth:`Forward.run` accepts as ``transform=`` (see the module docstring)."""
+    """What :meth:`Forward.run` accepts as ``transform=``: a change of the time stepping.
 
-    def init(self, state: State) -> Any: ...
+    Any object with these two methods is one (no base class is needed). After every time step
+    ``t`` of :meth:`Forward.run`, ``apply`` receives the state before the step and the state
+    the cells computed, and returns the state the run continues from; ``init`` makes the
+    transform's own carry from the initial state. Both are traced inside a ``jax.lax.scan``
+    (``t`` is a traced int32: branch with ``jnp.where``), and BPTT differentiates through
+    them. A gradient method supplies one with
+    :meth:`~neurotrain.training.GradientMethod.forward_transform`.
 
-    def apply(self, t, previous: State, new: State, carry: Any) -> tuple[State, Any]: ...
+    Examples
+    --------
+    Every second step, average the new state with the state of two steps before (a skip
+    connection through time):
+
+    >>> import brainstate, jax, jax.numpy as jnp, neurotrain as nt
+    >>> class SkipTwo:
+    ...     def init(self, state):
+    ...         return state                      # the state at the start of the block
+    ...     def apply(self, t, previous, new, start):
+    ...         end = t % 2 == 1
+    ...         new = jax.tree.map(lambda n, s: jnp.where(end, 0.5 * (n + s), n), new, start)
+    ...         return new, jax.tree.map(lambda n, s: jnp.where(end, n, s), new, start)
+    >>> brainstate.random.seed(0)
+    >>> fwd = nt.models.build_model("leaky", 2, 8, 1).forward()
+    >>> x = jnp.ones((6, 3, 2))
+    >>> plain = fwd.run(fwd.params(), x)[0]
+    >>> skipped = fwd.run(fwd.params(), x, transform=SkipTwo())[0]
+    >>> skipped.shape, bool(jnp.allclose(plain[0], skipped[0])), bool(jnp.allclose(plain[1], skipped[1]))
+    ((6, 3, 1), True, False)
+    """
+
+    def init(self, state: State) -> Any:
+        """The transform's carry at the start of a run, from the initial ``state``."""
+        ...
+
+    def apply(self, t, previous: State, new: State, carry: Any) -> tuple[State, Any]:
+        """``(state to continue from, carry)`` after time step ``t`` (``previous``: the state
+        before the step; ``new``: the state the cells computed)."""
+        ...
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -93,6 +128,7 @@ class Forward:
     # --- state ---------------------------------------------------------------------------
     @property
     def cells(self) -> list:
+        """The model's cells (layers), input first."""
         return list(self.model.layers)
 
     def initial_state(self, params: Mapping[tuple, Any], batch_size: int | None = None) -> State:
@@ -211,7 +247,34 @@ class Forward:
 
 
 def forward(model) -> Forward:
-    """The pure forward pass of ``model`` (a :class:`~neurotrain.models.RNN`); see :class:`Forward`."""
+    """The pure forward pass of ``model``; the same as ``model.forward()``.
+
+    Parameters
+    ----------
+    model : neurotrain.models.RNN
+        Any stack of cells with a readout (built-in or custom :class:`~neurotrain.models.Cell` s).
+
+    Returns
+    -------
+    Forward
+        Its functional view: :meth:`Forward.params` (``{path: array}``), :meth:`Forward.run`
+        (inputs ``(T, B, num_in)`` to outputs ``(T, B, num_out)``, activity
+        ``(T, B, num_rec)`` and the final state) and :meth:`Forward.step` (one step, ``x``
+        ``(B, num_in)``). The model's parameters are read by :meth:`Forward.params` only; the
+        functions never change the module.
+
+    Examples
+    --------
+    >>> import brainstate, jax.numpy as jnp, neurotrain as nt
+    >>> brainstate.random.seed(0)
+    >>> model = nt.models.build_model("gru", 2, 4, 1, num_layers=2)
+    >>> fwd = nt.models.forward(model)
+    >>> params = fwd.params()
+    >>> state = fwd.initial_state(params, 3)          # one (h,) tuple per layer
+    >>> state, out, act = fwd.step(params, state, jnp.ones((3, 2)))
+    >>> out.shape, act.shape, len(state)              # activity: both layers' h
+    ((3, 1), (3, 8), 2)
+    """
     if not hasattr(model, "layers") or not hasattr(model, "readout"):
         raise ShapeError(f"forward needs a neurotrain RNN (cells in .layers and a .readout); "
                          f"got {type(model).__name__}.")

@@ -1,4 +1,12 @@
-"""Training: losses and regularisers, gradient methods, the train loop and callbacks."""
+"""Training: losses and regularisers, gradient methods, the train loop and callbacks.
+
+:func:`train` (and :class:`Trainer`) takes a model, a task and an optimiser, plus separate
+concerns: ``method=`` (a frozen :class:`GradientMethod`: :class:`BPTT`, :class:`DRTRL`,
+:class:`PPProp` or your own, see :func:`register_method`), ``schedule=`` (a list of
+:class:`Phase`), ``config=`` (:class:`TrainConfig`, the settings) and ``callbacks=``. Each step
+is one compiled pure function of the parameters, the optimiser state (its
+:class:`FunctionalOptimizer` form) and an explicit random key.
+"""
 
 from ._callbacks import (
     Callback,

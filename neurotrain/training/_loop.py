@@ -407,16 +407,44 @@ class Trainer:
         return self._carry
 
     def step_fn(self, step):
-        """Run training step ``step`` (an int32 scalar) of the current phase on the trainer's
-        parameters and return ``(loss, lr, aux)`` without a host round trip (for benchmarks and
-        stepping by hand; :meth:`sync` writes the new weights into the model)."""
+        """Run training step ``step`` of the current phase on the trainer's parameters.
+
+        For benchmarks and stepping by hand: the compiled step runs once (its batch and noise
+        are those of step ``step``) and its outputs stay on the device (no host round trip).
+        The new parameters and optimizer state are kept in the trainer; :meth:`sync` writes
+        them into the model. It does not advance :attr:`step`, log, evaluate or call
+        callbacks, which is what :meth:`run` adds.
+
+        Parameters
+        ----------
+        step : int or int32 scalar
+            The training step whose batch, noise and learning rate to use.
+
+        Returns
+        -------
+        loss, lr : scalar arrays
+        aux : dict of scalar arrays
+            ``task_loss``, ``grad_norm``, ``max_activity`` and the penalties that are on.
+
+        Examples
+        --------
+        >>> import brainstate, braintools, neurotrain as nt
+        >>> brainstate.random.seed(0)
+        >>> model = nt.models.build_model("vanilla", 1, 4, 1)
+        >>> trainer = nt.training.Trainer(model, nt.tasks.Integrator(), braintools.optim.Adam(1e-2),
+        ...                               num_steps=3, batch_size=2)
+        >>> loss, lr, aux = trainer.step_fn(0)
+        >>> round(float(lr), 4), sorted(aux), trainer.step
+        (0.01, ['grad_norm', 'max_activity', 'task_loss'], 0)
+        >>> trainer.sync()                       # the model now holds the weights after step 0
+        """
         self._ensure_carry()
         self._carry, out = self._call_step(self._phase_fn(self.phase_index), step)
         return out
 
     def lower_step(self, step=0):
         """The lowered (not yet compiled) step of the current phase, e.g. for
-        ``trainer.lower_step().compile().memory_analysis()``."""
+        ``trainer.lower_step().compile().memory_analysis()`` (XLA's memory for one step)."""
         fn, i = self._phase_fn(self.phase_index), jnp.asarray(step, jnp.int32)
         if self.K is None:
             return fn.lower(self._ensure_carry(), i, self._key)

@@ -66,13 +66,29 @@ class Objective:
     """The training loss: task loss + ``l2`` * L2 of the weights + ``rate_l2`` * mean rate².
 
     The task loss is :func:`masked_cross_entropy` for class targets and :func:`masked_mse` for
-    value targets. The L2 term covers every trainable parameter, as in seed 000.
+    value targets. The L2 term covers every trainable parameter, as in brainstate's RNN
+    (integrator) tutorial.
+
+    Calling it as ``objective(outputs, activity, batch, params)`` (outputs ``(T, B, num_out)``,
+    activity ``(T, B, num_rec)``, the batch's ``targets`` and ``mask``, the parameters as a
+    dict of arrays) returns ``(total, {"task_loss", "l2", "rate"})``, the penalties only when
+    their coefficient is positive.
 
     Parameters
     ----------
     target_type : {"class", "value"}
     l2, rate_l2 : float
         Non-negative penalty coefficients.
+
+    Examples
+    --------
+    >>> import jax, jax.numpy as jnp, neurotrain as nt
+    >>> batch = nt.tasks.Integrator().sample(jax.random.PRNGKey(0), 2)
+    >>> outputs, activity = batch.targets, jnp.ones((batch.num_steps, 2, 4))
+    >>> total, aux = Objective("value", l2=0.5, rate_l2=0.1)(outputs, activity, batch,
+    ...                                                       {"w": jnp.array([1.0, 2.0])})
+    >>> [round(float(v), 4) for v in (aux["task_loss"], aux["l2"], aux["rate"], total)]
+    [0.0, 5.0, 1.0, 2.6]
     """
 
     def __init__(self, target_type: str, *, l2: float = 0.0, rate_l2: float = 0.0):
