@@ -22,11 +22,12 @@ from ._losses import Objective, l2_penalty, masked_cross_entropy, masked_mse, ra
 from ._methods import BPTT, METHODS, GradientMethod, StepContext, get_method, register_method
 from ._online import DRTRL, ESDRTRL, OnlineMethod, PPProp
 from ._optim import FunctionalOptimizer, functional_optimizer
+from ._population import HYPERPARAMETERS, Population, summarize, trimmed_mean
 from ._schedule import Phase
 from ._step import clip_by_global_norm
 
 __all__ = [
-    "train", "TrainConfig", "Trainer", "Phase", "StepContext", "FunctionalOptimizer", "functional_optimizer", "TrainResult", "clip_by_global_norm", "GradientMethod", "BPTT",
+    "train", "TrainConfig", "Trainer", "Population", "HYPERPARAMETERS", "summarize", "trimmed_mean", "Phase", "StepContext", "FunctionalOptimizer", "functional_optimizer", "TrainResult", "clip_by_global_norm", "GradientMethod", "BPTT",
     "Objective", "masked_cross_entropy", "masked_mse", "l2_penalty", "rate_penalty",
     "Callback", "ProgressBar", "CSVLogger", "EarlyStopping", "get_method", "METHODS",
     "register_method", "OnlineMethod", "DRTRL", "PPProp", "ESDRTRL", "Checkpoint", "TensorBoardLogger",

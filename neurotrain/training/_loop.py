@@ -844,12 +844,13 @@ class Trainer:
                     xs = [float(a[k]) for a in auxs]
                     logs[k] = float(np.max(xs)) if k.startswith("max_") else float(np.mean(xs))
             else:   # the population's median, and its range
-                per_net = np.nanmean(losses, axis=0) if np.isfinite(losses).any() else losses[-1]
+                per_net = _column_means(losses)
                 logs.update(loss=_nanmedian(per_net), loss_min=_nanmin(per_net), loss_max=_nanmax(per_net),
                             lr=float(np.median(np.asarray(vals[-1][1]))), active=int(self.active.sum()))
                 for k in auxs[-1]:
                     xs = np.asarray([np.asarray(a[k], np.float64) for a in auxs])
-                    logs[k] = float(np.nanmax(xs)) if k.startswith("max_") else _nanmedian(np.nanmean(xs, 0))
+                    xs[:, ~self.active] = np.nan
+                    logs[k] = _nanmax(xs) if k.startswith("max_") else _nanmedian(_column_means(xs))
             pending.clear()
             good = self._carry
             self._sync()
@@ -958,6 +959,14 @@ class _Held:
 
     def __init__(self, value):
         self.value = value
+
+
+def _column_means(a) -> np.ndarray:
+    """The mean of each column over its finite entries (NaN for a column with none)."""
+    a = np.asarray(a, np.float64)
+    finite = np.isfinite(a)
+    n = finite.sum(axis=0)
+    return np.where(n > 0, np.where(finite, a, 0.0).sum(axis=0) / np.maximum(n, 1), np.nan)
 
 
 def _nanmedian(v) -> float:
