@@ -18,13 +18,13 @@ from ._build import (
     resolve_cell_params,
 )
 from ._cells import GRUCell, LeakyRNNCell, LSTMCell, VanillaRNNCell
-from ._forward import Forward, ForwardTransform, forward
+from ._forward import ClosedLoop, Forward, ForwardTransform, forward
 from ._init import INITIALIZER_NAMES, initialize, make_initializer
 from ._rnn import RNN, Readout, noise_disabled
 from ._step import StepFunction, step_function
 
 __all__ = [
     "Cell", "VanillaRNNCell", "LeakyRNNCell", "GRUCell", "LSTMCell", "RNN", "Readout",
-    "noise_disabled", "StepFunction", "step_function", "Forward", "ForwardTransform", "forward", "build_model", "resolve_cell_params", "model_from_config", "get_cell_class", "CELLS", "register_cell",
+    "noise_disabled", "StepFunction", "step_function", "Forward", "ForwardTransform", "ClosedLoop", "forward", "build_model", "resolve_cell_params", "model_from_config", "get_cell_class", "CELLS", "register_cell",
     "make_initializer", "initialize", "INITIALIZER_NAMES", "get_activation", "ACTIVATIONS",
 ]

@@ -29,12 +29,27 @@ import jax.numpy as jnp
 
 from .._errors import ShapeError
 
-__all__ = ["Forward", "ForwardTransform", "forward"]
+__all__ = ["Forward", "ForwardTransform", "ClosedLoop", "forward"]
 
 #: one cell's state: one array per name of ``cell.state_names``
 CellState = tuple
 #: the model's state: one :data:`CellState` per layer
 State = tuple
+
+
+class ClosedLoop(Protocol):
+    """What :meth:`Forward.run` accepts as ``loop=``: an environment that answers the network.
+
+    ``init(batch_size) -> state``; ``input(state, t, x) -> x`` (the input of step ``t``, from
+    the open-loop input ``x`` and what the network did before); ``update(state, t, output) ->
+    state`` (after step ``t``). A closed-loop task makes one per batch (``task.loop(batch)``).
+    """
+
+    def init(self, batch_size: int) -> Any: ...
+
+    def input(self, state: Any, t, x) -> Any: ...
+
+    def update(self, state: Any, t, output) -> Any: ...
 
 
 class ForwardTransform(Protocol):
@@ -193,7 +208,8 @@ class Forward:
 
     def run(self, params: Mapping[tuple, Any], inputs, *, state: State | None = None, key=None,
             dt: float | None = None, transform: ForwardTransform | None = None,
-            record_state: bool = False, overrides: Mapping[str, Any] | None = None):
+            record_state: bool = False, overrides: Mapping[str, Any] | None = None,
+            loop: ClosedLoop | None = None):
         """Run a batch of trials.
 
         Parameters
@@ -213,6 +229,11 @@ class Forward:
             Also return the full state after every step, ``(T, B, state_size)``.
         overrides : dict, optional
             Cell settings read from the parameters instead (see :meth:`step_cells`).
+        loop : ClosedLoop, optional
+            A closed loop with the environment: the input of step ``t`` is ``loop.input(state, t,
+            inputs[t])``, computed from what the network did before ``t``; after each step
+            ``loop.update(state, t, output)`` sees the output (without a gradient through it).
+            The inputs actually given are then returned last, ``(T, B, num_in)``.
 
         Returns
         -------
@@ -227,22 +248,29 @@ class Forward:
         self.model.check_inputs(inputs)
         if state is None:
             state = self.initial_state(params, inputs.shape[1])
-        carry0 = (state, transform.init(state) if transform is not None else None)
+        carry0 = (state, transform.init(state) if transform is not None else None,
+                  loop.init(inputs.shape[1]) if loop is not None else None)
 
         def body(carry, tx):
             t, x = tx
-            s, tc = carry
+            s, tc, lc = carry
+            if loop is not None:
+                x = loop.input(lc, t, x)
             k = jax.random.fold_in(key, t) if key is not None else None
             new, _ = self.step_cells(params, s, x, key=k, dt=dt, overrides=overrides)
             if transform is not None:
                 new, tc = transform.apply(t, s, new, tc)
-            ys = (self.readout(params, new[-1][0]), self.activity(new))
+            out = self.readout(params, new[-1][0])
+            ys = (out, self.activity(new))
             if record_state:
                 ys = ys + (self.flatten_state(new),)
-            return (new, tc), ys
+            if loop is not None:
+                lc = loop.update(lc, t, jax.lax.stop_gradient(out))
+                ys = ys + (x,)
+            return (new, tc, lc), ys
 
         ts = jnp.arange(inputs.shape[0], dtype=jnp.int32)
-        (final, _), ys = jax.lax.scan(body, carry0, (ts, inputs))
+        (final, _, _), ys = jax.lax.scan(body, carry0, (ts, inputs))
         return (*ys[:2], final, *ys[2:])
 
 

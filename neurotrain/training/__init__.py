@@ -17,6 +17,7 @@ from ._callbacks import (
     TensorBoardLogger,
 )
 from ._config import DEFAULT_ACTIVITY_BOUND, TrainConfig
+from ._long import CD, DASC, SCTT, SkipTransform, skip_blocks
 from ._loop import Trainer, TrainResult, train
 from ._losses import Objective, l2_penalty, masked_cross_entropy, masked_mse, rate_penalty
 from ._methods import BPTT, METHODS, GradientMethod, StepContext, get_method, register_method
@@ -27,7 +28,7 @@ from ._schedule import Phase
 from ._step import clip_by_global_norm
 
 __all__ = [
-    "train", "TrainConfig", "Trainer", "Population", "HYPERPARAMETERS", "summarize", "trimmed_mean", "Phase", "StepContext", "FunctionalOptimizer", "functional_optimizer", "TrainResult", "clip_by_global_norm", "GradientMethod", "BPTT",
+    "train", "TrainConfig", "Trainer", "CD", "SCTT", "DASC", "SkipTransform", "skip_blocks", "Population", "HYPERPARAMETERS", "summarize", "trimmed_mean", "Phase", "StepContext", "FunctionalOptimizer", "functional_optimizer", "TrainResult", "clip_by_global_norm", "GradientMethod", "BPTT",
     "Objective", "masked_cross_entropy", "masked_mse", "l2_penalty", "rate_penalty",
     "Callback", "ProgressBar", "CSVLogger", "EarlyStopping", "get_method", "METHODS",
     "register_method", "OnlineMethod", "DRTRL", "PPProp", "ESDRTRL", "Checkpoint", "TensorBoardLogger",

@@ -244,8 +244,12 @@ class Trainer:
             l2 = max(pop.l2) if pop.l2 is not None else l2
             rate_l2 = max(pop.rate_l2) if pop.rate_l2 is not None else rate_l2
         self.objective = Objective(task.target_type, l2=l2, rate_l2=rate_l2)
-        self.phases = resolve_schedule(schedule, task, model, self.config.num_steps)
         self.method = method.prepare(model, task)
+        own = self.method.schedule(model, task, self.config.num_steps)
+        if own is not None and schedule is not None:
+            raise ConfigError(f"method {method.name!r} trains in its own stages; pass its options (e.g. "
+                              f"theta, stages, stage_steps) instead of schedule=.")
+        self.phases = resolve_schedule(own if own is not None else schedule, task, model, self.config.num_steps)
         self._methods: list[GradientMethod] = []
         for phase in self.phases:
             self._methods.append(self.method if phase.task == task else method.prepare(model, phase.task))

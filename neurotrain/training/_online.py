@@ -150,6 +150,13 @@ class OnlineMethod(GradientMethod):
                               f"method.prepare(model, task) (train() does it).")
         if self.forward_transform(ctx, batch) is not None:
             raise ConfigError(f"{self.name} cannot train with a forward-pass transform.")
+        if ctx.loop(batch) is not None:
+            raise ConfigError(f"{self.name} cannot train on the closed-loop task {ctx.task.name!r} (its inputs "
+                              f"depend on the network's answers within the trial); use BPTT or its CD, "
+                              f"SCTT and DASC variants.")
+        if ctx.overrides:
+            raise ConfigError(f"{self.name} reads the noise levels from the cells; per-network noise levels "
+                              f"need BPTT.")
         model = ctx.forward.model
 
         def inner(opt_state, batch, key):
