@@ -147,7 +147,7 @@ class _SignalAt(Callback):
 def _trainer(run_dir, steps, extra=(), **kw):
     brainstate.random.seed(2)
     task = nt.tasks.Integrator()
-    model = nt.models.build_model("leaky", 1, 6, 1, tau=40.0, dt=20.0, sigma_rec=0.2)
+    model = nt.models.build_model("leaky", 1, 6, 1, tau=80.0, dt=40.0, sigma_rec=0.2)
     sched = braintools.optim.ExponentialDecayLR(base_lr=0.02, decay_steps=1, decay_rate=0.97)
     callbacks = [CSVLogger(os.path.join(run_dir, "metrics.csv")), Checkpoint(run_dir, every=4, keep=0),
                  nt.training.EarlyStopping(target=-1.0, metric="mse"), *extra]
@@ -208,7 +208,7 @@ def test_train_resume_from_argument_and_settings_check(interrupted, tmp_path):
     ref_dir, params_a = interrupted[0], interrupted[2]
     # train(..., resume_from=<a checkpoint file>) continues the same run
     brainstate.random.seed(2)
-    model = nt.models.build_model("leaky", 1, 6, 1, tau=40.0, dt=20.0, sigma_rec=0.2)
+    model = nt.models.build_model("leaky", 1, 6, 1, tau=80.0, dt=40.0, sigma_rec=0.2)
     sched = braintools.optim.ExponentialDecayLR(base_lr=0.02, decay_steps=1, decay_rate=0.97)
     res = nt.train(model, nt.tasks.Integrator(), braintools.optim.Adam(lr=sched), num_steps=14,
                    batch_size=4, seed=9, eval_every=5, eval_trials=8, log_every=7,
@@ -228,7 +228,7 @@ def test_train_resume_from_argument_and_settings_check(interrupted, tmp_path):
     with pytest.raises(nt.CheckpointError, match="holds no checkpoint"):
         short.restore(tmp_path / "empty")
     brainstate.random.seed(0)
-    wide = nt.models.build_model("leaky", 1, 7, 1, tau=40.0, dt=20.0)
+    wide = nt.models.build_model("leaky", 1, 7, 1, tau=80.0, dt=40.0)
     trainer = Trainer(wide, nt.tasks.Integrator(), braintools.optim.Adam(1e-2), num_steps=20, batch_size=4)
     before = _values(wide)
     with pytest.raises(nt.CheckpointError, match=r"'layers.0.W_in' has shape \(1, 6\).*\(1, 7\)"):
