@@ -263,7 +263,7 @@ def find_checkpoint(run_dir: str | os.PathLike) -> FoundCheckpoint | None:
     >>> _ = save_checkpoint(checkpoint_path(run, 10), model, step=10)
     >>> _ = save_checkpoint(checkpoint_path(run, 30), model, step=20)     # misnamed
     >>> found = find_checkpoint(run)
-    >>> found.step, [(os.path.basename(p), why[:37]) for p, why in found.skipped]
+    >>> found.step, [(os.path.basename(p), why[:36]) for p, why in found.skipped]
     (10, [('step-00000030.msgpack', 'misnamed: its content holds step 20,')])
     """
     found = list_checkpoints(run_dir)

@@ -354,7 +354,10 @@ class RunLayout:
         return [p for p in found if os.path.isfile(p)]
 
     def train_outputs(self) -> list[str]:
-        """The files of an earlier run that training into this directory replaces.
+        """The files of an earlier run that a new run in this directory makes stale.
+
+        (A new run replaces the whole folder once it has started, see
+        :func:`neurotrain.runs.train_run`; this list is what neurotrain itself wrote there.)
 
         Everything ``train``, ``evaluate`` and ``analyze`` write that exists now: the config,
         summary, log, evaluation and analysis files, the checkpoints (and the legacy
