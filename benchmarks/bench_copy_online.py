@@ -1,6 +1,7 @@
-"""Copy task: a GRU trained with BPTT, D-RTRL and pp-prop at several delays (seed 001 done right).
+"""Copy task: a GRU trained with BPTT, D-RTRL and pp-prop at several delays (braintrace's
+online-learning quickstart, done right).
 
-Seed 001 trained a 128-unit GRU on the copy task (10 digits out of 8, delay 50, batch 64, Adam)
+braintrace's online-learning quickstart trained a 128-unit GRU on the copy task (10 digits out of 8, delay 50, batch 64, Adam)
 online with braintrace's D-RTRL and offline with BPTT; both runs stayed at chance. This script
 repeats the comparison with neurotrain at delays 10, 25 and 50:
 
@@ -85,8 +86,8 @@ QUICK = {
 TUNING = """\
 - BPTT, delay 50, clip 1.0: lr 3e-3 stayed on the plateau for 400 steps (16 %) and reached 36 %
   at step 1000 and 63 % at step 1500; lr 1e-2 reached 49 % at step 400, 82 % at 1000 and 84 % at 1200.
-  lr 1e-2 was kept. The seed's lr 1e-3 (without clipping) was still on the plateau at step 400
-  (12-17 %; see the notes below).
+  lr 1e-2 was kept. braintrace's quickstart used lr 1e-3 (without clipping), which was still on
+  the plateau at step 400 (12-17 %; see the notes below).
   BPTT, delay 10, lr 1e-2: 98 % at step 600. A first full run with a constant lr 1e-2 (stopping
   at the first held-out value >= 99 %) reached 99.3 % at delay 10 (700 steps) and 99.1 % at delay
   25 (1450 steps), but only 97.5 % at delay 50 after 4000 steps (held-out 96-98 % from step 2400

@@ -5,11 +5,10 @@ on the same model (same initial weights) and the same fixed batch, and measures 
 step ``Trainer.step_fn`` -- the step that ``neurotrain.train`` runs: sample the batch, forward
 pass, loss, gradient, gradient norm, Adam update, learning-rate schedule step.
 
-* **Memory**: ``Trainer.lower_step(step)`` is the step lowered by ``jax.jit``; ``.compile()``
-  of it traces the step with the
-  current parameter/optimizer states, pass the state values as the first argument of the
-  underlying ``jax.jit`` and return JAX's ``Lowered`` / ``Compiled`` objects. The script
-  calls ``lower_step(0).compile().memory_analysis()`` and reports
+* **Memory**: ``Trainer.lower_step(step)`` is the step lowered by ``jax.jit`` (JAX's
+  ``Lowered`` object) at the trainer's current parameters and optimizer state, which are the
+  step's arguments; ``.compile()`` of it gives the ``Compiled`` object. The script calls
+  ``lower_step(0).compile().memory_analysis()`` and reports
   ``temp_size_in_bytes``: the scratch memory XLA allocates for one execution of the step
   (activations stored for the backward pass, eligibility traces, scan buffers), which is the
   part that depends on ``T``. Arguments (parameters, optimizer state) and outputs are

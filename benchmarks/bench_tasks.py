@@ -42,7 +42,7 @@ import neurotrain as nt  # noqa: E402
 from neurotrain.training import EarlyStopping, Trainer  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-OUT = os.path.join(HERE, "results", "tasks_to_criterion_seed003.md")
+OUT = os.path.join(HERE, "results", "tasks_to_criterion.md")
 
 # name -> (task factory, criterion kind, value, learning rate, max steps)
 TASKS = {
@@ -142,7 +142,8 @@ def main(argv=None):
         rows.append(row)
     out = args.out or (OUT if args.tasks == list(TASKS) and args.max_steps is None else None)
     text = "\n".join([
-        "# Steps and wall time to criterion, seed-003 tasks and PDM (BPTT)",
+        "# Steps and wall time to criterion: the Engel lab's tasks (CDDM, DMS, flip-flop, "
+        "memory-anti) and PDM (BPTT)",
         "",
         f"Run on {datetime.date.today().isoformat()} with `python benchmarks/bench_tasks.py`.",
         f"Machine: {machine()}; JAX backend {jax.default_backend()}.",

@@ -234,3 +234,23 @@ def test_bad_schedules_are_clear_errors():
         nt.train(gru, task, schedule=[Phase(None), Phase(10)], num_steps=30)
     with pytest.raises(nt.ConfigError, match="Phase.steps must be an integer >= 1"):
         Phase(0)
+
+
+# --- frozen parameters (the seam biological constraints use) ------------------------------------
+def test_entries_a_model_marks_frozen_stay_bit_identical_whatever_the_optimizer():
+    task = nt.tasks.PerceptualDecisionMaking()
+    model = leaky_model(task)
+    cell = model.layers[0]
+    mask = np.ones((12, 12), bool)
+    mask[:, :4] = False                                   # freeze the inputs to units 0-3
+    cell.trainable_masks = lambda: {"W_rec": mask, "b": False}
+    before = values(model)
+    opt = braintools.optim.AdamW(lr=1e-2, weight_decay=0.1)   # decoupled decay moves every weight
+    result = nt.train(model, task, opt, num_steps=15, batch_size=8, l2=1e-3)
+    after = values(model)
+    w0, w1 = before[("layers", 0, "W_rec")], after[("layers", 0, "W_rec")]
+    np.testing.assert_array_equal(w1[:, :4], w0[:, :4])
+    assert np.all(w1[:, 4:] != w0[:, 4:])
+    np.testing.assert_array_equal(after[("layers", 0, "b")], before[("layers", 0, "b")])
+    assert result.parameters["layers.0.b"] == "fixed: frozen by the model"
+    assert "96 of 144 entries trained" in result.parameters["layers.0.W_rec"]

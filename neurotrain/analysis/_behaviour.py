@@ -8,9 +8,9 @@ module adds the curves and fits of psychophysics:
   L-BFGS-B with exact gradients), and reports standard errors from the observed Fisher
   information (the inverse Hessian of the negative log-likelihood);
 * :func:`chronometric` averages a reaction time per condition where a task records one;
-* :func:`validation_score` is seed 003's ``get_validation_score``: the mean of a chosen
-  metric (MSE, cross-entropy, accuracy, any task metric or your own function) on fresh trials
-  without noise.
+* :func:`validation_score` is the ``get_validation_score`` of the Engel lab's trainRNNbrain
+  pipeline: the mean of a chosen metric (MSE, cross-entropy, accuracy, any task metric or your
+  own function) on fresh trials without noise.
 """
 
 from __future__ import annotations
@@ -368,7 +368,7 @@ def chronometric(evaluation, x: str | None = None, rt: str = "reaction_time", *,
 
 
 # --------------------------------------------------------------------------------------------
-# seed 003's validation score
+# the validation score of the Engel lab's trainRNNbrain pipeline
 # --------------------------------------------------------------------------------------------
 def score_outputs(outputs, targets, mask, metric: str = "mse") -> float:
     """Masked mean error of recorded outputs against targets.
@@ -377,7 +377,7 @@ def score_outputs(outputs, targets, mask, metric: str = "mse") -> float:
     ----------
     outputs : array ``(T, B, num_out)``
     targets : array
-        Integer labels ``(T, B)`` (compared one-hot, as seed 003 regresses them) or float
+        Integer labels ``(T, B)`` (compared one-hot, as trainRNNbrain regresses them) or float
         targets ``(T, B, num_out)``.
     mask : array ``(T, B)`` or ``(T, B, num_out)``
         Loss weights.
@@ -422,8 +422,8 @@ def score_outputs(outputs, targets, mask, metric: str = "mse") -> float:
 # --------------------------------------------------------------------------------------------
 def validation_score(model, data, metric: str | Callable = "mse", *, num_trials: int = 1000, seed: int = 0,
                      noise: bool = False) -> float:
-    """Mean score of the network on a batch of trials with a chosen metric (seed 003's
-    ``PerformanceAnalyzer.get_validation_score``).
+    """Mean score of the network on a batch of trials with a chosen metric (the
+    ``PerformanceAnalyzer.get_validation_score`` of the Engel lab's trainRNNbrain pipeline).
 
     Parameters
     ----------
@@ -433,7 +433,7 @@ def validation_score(model, data, metric: str | Callable = "mse", *, num_trials:
         (``inputs`` ``(T, B, num_in)``, ``targets``, ``mask``).
     metric : str or callable
         ``"mse"``: masked mean squared error between outputs and targets (one-hot targets for
-        class tasks, as seed 003 regresses them); ``"cross_entropy"``: masked softmax
+        class tasks, as trainRNNbrain regresses them); ``"cross_entropy"``: masked softmax
         cross-entropy (class tasks); any per-trial metric of the task (``"accuracy"``,
         ``"bit_accuracy"``...); or ``fn(outputs, batch) -> float``.
     num_trials, seed : int

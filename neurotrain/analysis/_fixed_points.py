@@ -1,6 +1,6 @@
 """Fixed and slow points of a network's noise-free dynamics, batched in JAX.
 
-For the one-step map ``h' = F(h, u)`` (:func:`neurotrain.analysis.step_function`) and a
+For the one-step map ``h' = F(h, u)`` (:func:`neurotrain.models.step_function`) and a
 constant input ``u``, a fixed point satisfies ``F(h, u) = h``; a slow point is a local minimum
 of the speed ``q(h) = 1/2 |F(h, u) - h|^2`` that is small but not zero (Sussillo & Barak 2013).
 
@@ -11,10 +11,10 @@ of the speed ``q(h) = 1/2 |F(h, u) - h|^2`` that is small but not zero (Sussillo
 2. **polish**: batched Newton steps on ``F(h, u) - h = 0`` (one LU solve of ``J - I`` per
    candidate, ``jax.vmap`` of exact Jacobians) that fall back to Levenberg-Marquardt when a
    step does not lower ``q``; each candidate stops once its residual is below ``tol``
-   (``mode="exact"``, seed 003's fsolve mode), or, in ``mode="approximate"``, once it sits
-   at a minimum of ``q`` (slow points are kept when ``q <= q_tol``, seed 003's
-   ``fun_tol``). Between chunks of iterations the candidates still running are gathered
-   into smaller batches, so finished ones cost nothing;
+   (``mode="exact"``, the fsolve mode of the Engel lab's trainRNNbrain pipeline), or, in
+   ``mode="approximate"``, once it sits at a minimum of ``q`` (slow points are kept when
+   ``q <= q_tol``, trainRNNbrain's ``fun_tol``). Between chunks of iterations the candidates
+   still running are gathered into smaller batches, so finished ones cost nothing;
 3. **filter**: drop non-finite points, points that did not converge and outliers far from
    the candidates' cloud;
 4. **de-duplicate** (per input) before any eigen-decomposition;
@@ -542,8 +542,9 @@ def find_fixed_points(model, inputs=None, *, activity=None, candidates=None, num
         Standard deviation of Gaussian noise added to the sampled candidates.
     mode : {"exact", "approximate"}
         ``"exact"``: polish every candidate to a root of ``F(h, u) - h`` and keep those with
-        ``max |F(h, u) - h| <= tol`` (seed 003's fsolve mode). ``"approximate"``: keep the
-        minima of ``q`` below ``q_tol`` (slow points; seed 003's ``fun_tol``).
+        ``max |F(h, u) - h| <= tol`` (the fsolve mode of the Engel lab's trainRNNbrain
+        pipeline). ``"approximate"``: keep the minima of ``q`` below ``q_tol`` (slow points;
+        trainRNNbrain's ``fun_tol``).
     seed : int
         Seeds the sampling of candidates and their noise.
     max_iters : int

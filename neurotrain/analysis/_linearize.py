@@ -1,6 +1,6 @@
 """Linearisation of a network's one-step map at any state: Jacobians, eigenvalues, eigenvectors.
 
-For one step ``h' = F(h, u)`` of the model (:func:`neurotrain.analysis.step_function`), the
+For one step ``h' = F(h, u)`` of the model (:func:`neurotrain.models.step_function`), the
 linearisation at ``(h*, u*)`` is ``dh' = J dh + B du`` with ``J = dF/dh`` and ``B = dF/du``.
 The eigenvalues ``lambda`` of ``J`` describe the discrete-time map the network simulates: a
 fixed point is stable when every ``|lambda| < 1``. For leaky (continuous-time) cells the
@@ -291,9 +291,10 @@ def linearize_arrays(F: StepFunction, cache: dict, h: np.ndarray, u: np.ndarray,
 def linearize(model, points, inputs=None, *, tol: float = 1e-3) -> Linearization:
     """Linearise the model's noise-free one-step map at the given states and inputs.
 
-    Seed 003's "point analytics": the speed ``q``, the Jacobians with respect to the state and
-    the input, the eigenvalues sorted by magnitude with their right and left eigenvectors,
-    and the stability (discrete-time map; and continuous-time for leaky cells).
+    The "point analytics" of the Engel lab's trainRNNbrain pipeline: the speed ``q``, the
+    Jacobians with respect to the state and the input, the eigenvalues sorted by magnitude with
+    their right and left eigenvectors, and the stability (discrete-time map; and continuous-time
+    for leaky cells).
 
     Parameters
     ----------

@@ -1,4 +1,11 @@
-"""Recurrent cells, the ``RNN`` stack with its readout, and initialisers."""
+"""Recurrent cells, the ``RNN`` stack with its readout, its pure forward pass, and initialisers.
+
+Every cell implements one pure ``step(params, state, x, *, key, dt)``. :func:`forward` (or
+``model.forward()``) is the model's functional view, :class:`Forward`, whose ``run`` is the
+one forward pass that training, evaluation and analysis use; :func:`step_function` is the
+noise-free one-step map built on it. :func:`build_model` builds a model by cell name (the
+:data:`CELLS` registry; :func:`register_cell` adds one), for a task with ``task=``.
+"""
 
 from ._activations import ACTIVATIONS, get_activation
 from ._base import Cell
@@ -11,13 +18,13 @@ from ._build import (
     resolve_cell_params,
 )
 from ._cells import GRUCell, LeakyRNNCell, LSTMCell, VanillaRNNCell
-from ._forward import Forward, ForwardTransform, forward
+from ._forward import ClosedLoop, Forward, ForwardTransform, forward
 from ._init import INITIALIZER_NAMES, initialize, make_initializer
 from ._rnn import RNN, Readout, noise_disabled
 from ._step import StepFunction, step_function
 
 __all__ = [
     "Cell", "VanillaRNNCell", "LeakyRNNCell", "GRUCell", "LSTMCell", "RNN", "Readout",
-    "noise_disabled", "StepFunction", "step_function", "Forward", "ForwardTransform", "forward", "build_model", "resolve_cell_params", "model_from_config", "get_cell_class", "CELLS", "register_cell",
+    "noise_disabled", "StepFunction", "step_function", "Forward", "ForwardTransform", "ClosedLoop", "forward", "build_model", "resolve_cell_params", "model_from_config", "get_cell_class", "CELLS", "register_cell",
     "make_initializer", "initialize", "INITIALIZER_NAMES", "get_activation", "ACTIVATIONS",
 ]

@@ -25,6 +25,14 @@ class Cell(brainstate.nn.Module):
     each state gets a trainable initial value ``<name>0`` (a ``ParamState`` of shape
     ``(num_rec,)``) shared by all trials.
 
+    A new cell subclasses it, creates its weights as ``ParamState`` s in ``__init__`` and
+    implements the pure :meth:`step`; :meth:`update`, the initial state, stacking in an
+    :class:`~neurotrain.models.RNN`, the pure forward pass and training all come from there. A
+    noisy cell also overrides :meth:`draws_noise`, and :meth:`config` returns its constructor
+    arguments so that run directories can rebuild it. Matrix products that feed the hidden
+    state should be ``braintrace.matmul`` so that online methods can train their weights.
+    :func:`~neurotrain.models.register_cell` makes the cell buildable by name.
+
     Parameters
     ----------
     num_in : int
@@ -33,6 +41,26 @@ class Cell(brainstate.nn.Module):
         Number of recurrent units.
     train_h0 : bool
         Learn the initial state (exact gradient under BPTT).
+
+    Examples
+    --------
+    A linear leaky integrator, :math:`h' = (1 - a) h + a W x`:
+
+    >>> import brainstate, braintrace, jax.numpy as jnp, neurotrain as nt
+    >>> class LinearLeak(nt.models.Cell):
+    ...     def __init__(self, num_in, num_rec, *, a=0.1, train_h0=False):
+    ...         super().__init__(num_in, num_rec, train_h0=train_h0)
+    ...         self.a = a
+    ...         self.W = brainstate.ParamState(jnp.ones((num_in, num_rec)))
+    ...     def config(self):
+    ...         return {**super().config(), "a": self.a}
+    ...     def step(self, params, state, x, *, key=None, dt=None):
+    ...         (h,) = state
+    ...         return ((1 - self.a) * h + self.a * braintrace.matmul(x, params["W"]),)
+    >>> model = nt.models.RNN(LinearLeak(1, 2, a=0.5), num_out=1)
+    >>> _, activity = model.run(jnp.ones((3, 1, 1)))      # (T, B, num_rec)
+    >>> activity[:, 0, 0].tolist()
+    [0.5, 0.75, 0.875]
     """
 
     #: names of the hidden-state attributes, in the order of :meth:`get_state`

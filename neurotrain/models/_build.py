@@ -17,8 +17,40 @@ CELLS: Registry[type] = Registry("cell", hint="Register your own with neurotrain
 
 
 def register_cell(name: str, *, aliases: tuple[str, ...] = ()):
-    """Class decorator: make a :class:`~neurotrain.models.Cell` subclass buildable by ``name``
-    (``build_model(name, ...)``, ``--cell name``); its ``kind`` is set to the name."""
+    """Class decorator: make a :class:`~neurotrain.models.Cell` subclass buildable by ``name``.
+
+    The class is added to :data:`CELLS` under ``name`` (and ``aliases``; case and ``-`` / ``_``
+    do not matter), so :func:`build_model`, :func:`model_from_config` (and so run
+    directories) and the command line's ``--cell`` find it once the module that registers it
+    is imported. Its ``kind`` is set to the normalised name.
+
+    Parameters
+    ----------
+    name : str
+        The cell's name, e.g. ``"noisy-tanh"``.
+    aliases : tuple of str
+        Other names for it.
+
+    Returns
+    -------
+    callable
+        The decorator; it returns the class unchanged (but for ``kind``).
+
+    Examples
+    --------
+    >>> import brainstate, braintrace, jax.numpy as jnp, neurotrain as nt
+    >>> @register_cell("doc-tanh", aliases=("doc_tanh_rnn",))
+    ... class TanhCell(nt.models.Cell):
+    ...     def __init__(self, num_in, num_rec, *, train_h0=False):
+    ...         super().__init__(num_in, num_rec, train_h0=train_h0)
+    ...         self.W = brainstate.ParamState(jnp.zeros((num_in + num_rec, num_rec)))
+    ...     def step(self, params, state, x, *, key=None, dt=None):
+    ...         (h,) = state
+    ...         return (jnp.tanh(braintrace.matmul(jnp.concatenate([x, h], -1), params["W"])),)
+    >>> model = build_model("Doc_Tanh_RNN", num_in=2, num_rec=5, num_out=1)
+    >>> type(model.layers[0]).__name__, model.layers[0].kind, model.run(jnp.ones((4, 3, 2)))[1].shape
+    ('TanhCell', 'doc-tanh', (4, 3, 5))
+    """
     def deco(cls):
         CELLS.add(name, cls, aliases=aliases)
         cls.kind = CELLS.key(name)

@@ -30,7 +30,7 @@ def _check_sigma(name, value):
 
 
 class VanillaRNNCell(Cell):
-    r"""Discrete-time RNN cell (seed 000): :math:`h_t = f(W [x_t; h_{t-1}] + b)`.
+    r"""Discrete-time RNN cell: :math:`h_t = f(W [x_t; h_{t-1}] + b)` (brainstate's RNN tutorial).
 
     Parameters
     ----------
@@ -76,7 +76,8 @@ class VanillaRNNCell(Cell):
 
 
 class LeakyRNNCell(Cell):
-    r"""Continuous-time leaky rate RNN, Euler-discretised (seeds 002-004).
+    r"""Continuous-time leaky rate RNN, Euler-discretised (as in G. R. Yang's RNN
+    tutorial with neurogym, the Engel lab's trainRNNbrain pipeline and Soo, Goudar & Wang 2023).
 
     .. math::
         h_{t+1} = (1-\alpha) h_t + \alpha f(W_{rec} h_t + W_{in}(x_t + \sigma_{in}\xi_t) + b
@@ -147,13 +148,15 @@ class LeakyRNNCell(Cell):
         (h,) = state
         alpha = self.alpha if dt is None else check_dt_tau(dt, self.tau)
         noisy = key is not None and self.noise
+        # the noise levels may come with the parameters (one per network of a population)
+        sigma_in, sigma_rec = params.get("sigma_in", self.sigma_in), params.get("sigma_rec", self.sigma_rec)
         if noisy:
             k_in, k_rec = jax.random.split(key)
-        if noisy and self.sigma_in > 0:
-            x = x + self.sigma_in * jax.random.normal(k_in, x.shape, x.dtype)
+        if noisy and ("sigma_in" in params or self.sigma_in > 0):
+            x = x + sigma_in * jax.random.normal(k_in, x.shape, x.dtype)
         pre = braintrace.matmul(h, params["W_rec"]) + braintrace.matmul(x, params["W_in"], params.get("b"))
-        if noisy and self.sigma_rec > 0:
-            pre = pre + (2.0 / alpha) ** 0.5 * self.sigma_rec * jax.random.normal(k_rec, h.shape, h.dtype)
+        if noisy and ("sigma_rec" in params or self.sigma_rec > 0):
+            pre = pre + (2.0 / alpha) ** 0.5 * sigma_rec * jax.random.normal(k_rec, h.shape, h.dtype)
         return ((1.0 - alpha) * h + alpha * self.activation(pre),)
 
 

@@ -29,7 +29,7 @@ import jax.numpy as jnp
 
 from .._errors import ShapeError
 
-__all__ = ["Forward", "ForwardTransform", "forward"]
+__all__ = ["Forward", "ForwardTransform", "ClosedLoop", "forward"]
 
 #: one cell's state: one array per name of ``cell.state_names``
 CellState = tuple
@@ -37,12 +37,62 @@ CellState = tuple
 State = tuple
 
 
+class ClosedLoop(Protocol):
+    """What :meth:`Forward.run` accepts as ``loop=``: an environment that answers the network.
+
+    ``init(batch_size) -> state``; ``input(state, t, x) -> x`` (the input of step ``t``, from
+    the open-loop input ``x`` and what the network did before); ``update(state, t, output) ->
+    state`` (after step ``t``). A closed-loop task makes one per batch (``task.loop(batch)``).
+    """
+
+    def init(self, batch_size: int) -> Any: ...
+
+    def input(self, state: Any, t, x) -> Any: ...
+
+    def update(self, state: Any, t, output) -> Any: ...
+
+
 class ForwardTransform(Protocol):
-    """What :meth:`Forward.run` accepts as ``transform=`` (see the module docstring)."""
+    """What :meth:`Forward.run` accepts as ``transform=``: a change of the time stepping.
 
-    def init(self, state: State) -> Any: ...
+    Any object with these two methods is one (no base class is needed). After every time step
+    ``t`` of :meth:`Forward.run`, ``apply`` receives the state before the step and the state
+    the cells computed, and returns the state the run continues from; ``init`` makes the
+    transform's own carry from the initial state. Both are traced inside a ``jax.lax.scan``
+    (``t`` is a traced int32: branch with ``jnp.where``), and BPTT differentiates through
+    them. A gradient method supplies one with
+    :meth:`~neurotrain.training.GradientMethod.forward_transform`.
 
-    def apply(self, t, previous: State, new: State, carry: Any) -> tuple[State, Any]: ...
+    Examples
+    --------
+    Every second step, average the new state with the state of two steps before (a skip
+    connection through time):
+
+    >>> import brainstate, jax, jax.numpy as jnp, neurotrain as nt
+    >>> class SkipTwo:
+    ...     def init(self, state):
+    ...         return state                      # the state at the start of the block
+    ...     def apply(self, t, previous, new, start):
+    ...         end = t % 2 == 1
+    ...         new = jax.tree.map(lambda n, s: jnp.where(end, 0.5 * (n + s), n), new, start)
+    ...         return new, jax.tree.map(lambda n, s: jnp.where(end, n, s), new, start)
+    >>> brainstate.random.seed(0)
+    >>> fwd = nt.models.build_model("leaky", 2, 8, 1).forward()
+    >>> x = jnp.ones((6, 3, 2))
+    >>> plain = fwd.run(fwd.params(), x)[0]
+    >>> skipped = fwd.run(fwd.params(), x, transform=SkipTwo())[0]
+    >>> skipped.shape, bool(jnp.allclose(plain[0], skipped[0])), bool(jnp.allclose(plain[1], skipped[1]))
+    ((6, 3, 1), True, False)
+    """
+
+    def init(self, state: State) -> Any:
+        """The transform's carry at the start of a run, from the initial ``state``."""
+        ...
+
+    def apply(self, t, previous: State, new: State, carry: Any) -> tuple[State, Any]:
+        """``(state to continue from, carry)`` after time step ``t`` (``previous``: the state
+        before the step; ``new``: the state the cells computed)."""
+        ...
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -93,6 +143,7 @@ class Forward:
     # --- state ---------------------------------------------------------------------------
     @property
     def cells(self) -> list:
+        """The model's cells (layers), input first."""
         return list(self.model.layers)
 
     def initial_state(self, params: Mapping[tuple, Any], batch_size: int | None = None) -> State:
@@ -125,33 +176,40 @@ class Forward:
         """The linear readout of the last layer's activity ``h``."""
         return self.model.readout.apply(self.readout_params(params), h)
 
-    def step_cells(self, params: Mapping[tuple, Any], state: State, x, *, key=None, dt: float | None = None):
+    def step_cells(self, params: Mapping[tuple, Any], state: State, x, *, key=None, dt: float | None = None,
+                   overrides: Mapping[str, Any] | None = None):
         """One time step of every layer, without the readout: ``(new_state, activity)``.
 
         Noise is drawn from ``key`` (layer ``i`` from ``fold_in(key, i)``); ``key=None`` runs
-        noise-free. This is the one loop over the layers: :meth:`step`, :meth:`run` and the
+        noise-free. ``overrides`` replaces cell settings that a cell reads from its parameters
+        (the noise levels ``sigma_in``/``sigma_rec`` of leaky cells: one value per network of a
+        population). This is the one loop over the layers: :meth:`step`, :meth:`run` and the
         module form used by online learners (:meth:`RNN.recurrent`) all call it.
         """
         new = []
         for i, cell in enumerate(self.cells):
-            k = jax.random.fold_in(key, i) if key is not None and cell.draws_noise() else None
-            cs = tuple(cell.step(self.cell_params(params, i), state[i], x, key=k, dt=dt))
+            extra = {k: v for k, v in (overrides or {}).items() if hasattr(cell, k)}
+            noisy = cell.draws_noise() or (bool(extra) and getattr(cell, "noise", False))
+            k = jax.random.fold_in(key, i) if key is not None and noisy else None
+            cs = tuple(cell.step({**self.cell_params(params, i), **extra}, state[i], x, key=k, dt=dt))
             new.append(cs)
             x = cs[0]
         new = tuple(new)
         return new, self.activity(new)
 
-    def step(self, params: Mapping[tuple, Any], state: State, x, *, key=None, dt: float | None = None):
+    def step(self, params: Mapping[tuple, Any], state: State, x, *, key=None, dt: float | None = None,
+             overrides: Mapping[str, Any] | None = None):
         """One time step of every layer and the readout: ``(new_state, output, activity)``.
 
         ``output`` is ``(batch, num_out)``; ``activity`` the layers' ``h`` concatenated.
         """
-        new, act = self.step_cells(params, state, x, key=key, dt=dt)
+        new, act = self.step_cells(params, state, x, key=key, dt=dt, overrides=overrides)
         return new, self.readout(params, new[-1][0]), act
 
     def run(self, params: Mapping[tuple, Any], inputs, *, state: State | None = None, key=None,
             dt: float | None = None, transform: ForwardTransform | None = None,
-            record_state: bool = False):
+            record_state: bool = False, overrides: Mapping[str, Any] | None = None,
+            loop: ClosedLoop | None = None):
         """Run a batch of trials.
 
         Parameters
@@ -169,6 +227,13 @@ class Forward:
             Applied after every step (see the module docstring).
         record_state : bool
             Also return the full state after every step, ``(T, B, state_size)``.
+        overrides : dict, optional
+            Cell settings read from the parameters instead (see :meth:`step_cells`).
+        loop : ClosedLoop, optional
+            A closed loop with the environment: the input of step ``t`` is ``loop.input(state, t,
+            inputs[t])``, computed from what the network did before ``t``; after each step
+            ``loop.update(state, t, output)`` sees the output (without a gradient through it).
+            The inputs actually given are then returned last, ``(T, B, num_in)``.
 
         Returns
         -------
@@ -183,27 +248,61 @@ class Forward:
         self.model.check_inputs(inputs)
         if state is None:
             state = self.initial_state(params, inputs.shape[1])
-        carry0 = (state, transform.init(state) if transform is not None else None)
+        carry0 = (state, transform.init(state) if transform is not None else None,
+                  loop.init(inputs.shape[1]) if loop is not None else None)
 
         def body(carry, tx):
             t, x = tx
-            s, tc = carry
+            s, tc, lc = carry
+            if loop is not None:
+                x = loop.input(lc, t, x)
             k = jax.random.fold_in(key, t) if key is not None else None
-            new, _ = self.step_cells(params, s, x, key=k, dt=dt)
+            new, _ = self.step_cells(params, s, x, key=k, dt=dt, overrides=overrides)
             if transform is not None:
                 new, tc = transform.apply(t, s, new, tc)
-            ys = (self.readout(params, new[-1][0]), self.activity(new))
+            out = self.readout(params, new[-1][0])
+            ys = (out, self.activity(new))
             if record_state:
                 ys = ys + (self.flatten_state(new),)
-            return (new, tc), ys
+            if loop is not None:
+                lc = loop.update(lc, t, jax.lax.stop_gradient(out))
+                ys = ys + (x,)
+            return (new, tc, lc), ys
 
         ts = jnp.arange(inputs.shape[0], dtype=jnp.int32)
-        (final, _), ys = jax.lax.scan(body, carry0, (ts, inputs))
+        (final, _, _), ys = jax.lax.scan(body, carry0, (ts, inputs))
         return (*ys[:2], final, *ys[2:])
 
 
 def forward(model) -> Forward:
-    """The pure forward pass of ``model`` (a :class:`~neurotrain.models.RNN`); see :class:`Forward`."""
+    """The pure forward pass of ``model``; the same as ``model.forward()``.
+
+    Parameters
+    ----------
+    model : neurotrain.models.RNN
+        Any stack of cells with a readout (built-in or custom :class:`~neurotrain.models.Cell` s).
+
+    Returns
+    -------
+    Forward
+        Its functional view: :meth:`Forward.params` (``{path: array}``), :meth:`Forward.run`
+        (inputs ``(T, B, num_in)`` to outputs ``(T, B, num_out)``, activity
+        ``(T, B, num_rec)`` and the final state) and :meth:`Forward.step` (one step, ``x``
+        ``(B, num_in)``). The model's parameters are read by :meth:`Forward.params` only; the
+        functions never change the module.
+
+    Examples
+    --------
+    >>> import brainstate, jax.numpy as jnp, neurotrain as nt
+    >>> brainstate.random.seed(0)
+    >>> model = nt.models.build_model("gru", 2, 4, 1, num_layers=2)
+    >>> fwd = nt.models.forward(model)
+    >>> params = fwd.params()
+    >>> state = fwd.initial_state(params, 3)          # one (h,) tuple per layer
+    >>> state, out, act = fwd.step(params, state, jnp.ones((3, 2)))
+    >>> out.shape, act.shape, len(state)              # activity: both layers' h
+    ((3, 1), (3, 8), 2)
+    """
     if not hasattr(model, "layers") or not hasattr(model, "readout"):
         raise ShapeError(f"forward needs a neurotrain RNN (cells in .layers and a .readout); "
                          f"got {type(model).__name__}.")

@@ -139,6 +139,21 @@ class RNN(brainstate.nn.Module):
             for n, v in zip(c.state_names, cs):
                 getattr(c, n).value = v
 
+    def trainable_masks(self) -> dict[tuple, Any]:
+        """``{parameter path: bool or 0/1 array}`` for the parameters that are (partly) frozen.
+
+        Training zeroes their gradient where the mask is 0 and keeps those entries
+        bit-identical. Cells (and the readout) declare theirs with a ``trainable_masks()``
+        method returning ``{own parameter name: mask}``; parameters not listed are trained.
+        """
+        out = {}
+        for i, cell in enumerate(self.layers):
+            for name, m in getattr(cell, "trainable_masks", dict)().items():
+                out[("layers", i, *name.split("."))] = m
+        for name, m in getattr(self.readout, "trainable_masks", dict)().items():
+            out[("readout", *name.split("."))] = m
+        return out
+
     def recurrent(self, *, dt: float | None = None) -> brainstate.nn.Module:
         """The cells without the readout, as a module whose ``update(x)`` advances every layer
         one step on its hidden states and returns ``(h of the last layer, activity)``.

@@ -1,5 +1,6 @@
 """Plots of behaviour and of training comparisons: psychometric and chronometric curves,
-loss curves of several runs (e.g. online learning against BPTT, seed 001).
+loss curves of several runs (e.g. online learning against BPTT, as in
+braintrace's online-learning quickstart).
 
 Every function reads result objects and recomputes nothing.
 """
@@ -145,7 +146,8 @@ def chronometric_curve(chronometric, ax=None, *, labels: str | Sequence[str] | N
 
 def loss_comparison(results, ax=None, *, labels: str | Sequence[str] | None = None, smooth: int | None = None,
                     x: str = "step", log: bool | None = None, title: str | None = None):
-    """Training-loss curves of several runs on one axes (e.g. D-RTRL against BPTT, seed 001).
+    """Training-loss curves of several runs on one axes (e.g. D-RTRL against BPTT, as in braintrace's
+    online-learning quickstart).
 
     :func:`loss_curve` draws one run with its held-out metric; this overlays several runs'
     losses: each run's loss per step (faint) and its moving average (bold).

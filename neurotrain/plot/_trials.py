@@ -271,7 +271,8 @@ def example_trials(evaluation, num_trials: int = 3, *, trials: int | Sequence[in
 # --------------------------------------------------------------------------------------------
 def prediction_vs_truth(evaluation, trial: int | Sequence[int] = 0, *, output: int | None = None,
                         dt: float | None = None, ax=None):
-    """Network output against the target over time for value tasks (the plot of seed 000).
+    """Network output against the target over time for value tasks (the plot of brainstate's
+    RNN tutorial).
 
     Parameters
     ----------

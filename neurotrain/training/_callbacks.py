@@ -11,6 +11,8 @@ import warnings
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
 from .._validate import check_int, check_number
 
 __all__ = ["Callback", "ProgressBar", "CSVLogger", "EarlyStopping", "Checkpoint", "TensorBoardLogger"]
@@ -57,8 +59,17 @@ class Callback:
         """Restore what :meth:`state_dict` returned."""
 
 
+def _shown(values, key) -> str:
+    """``median`` or, for a population, ``median [min, max]``."""
+    text = f"{values[key]:.4g}"
+    if f"{key}_min" in values:
+        text += f" [{values[f'{key}_min']:.3g}, {values[f'{key}_max']:.3g}]"
+    return text
+
+
 class ProgressBar(Callback):
-    """A tqdm progress bar showing the loss (and the last evaluation's primary metric)."""
+    """A tqdm progress bar showing the loss (and the last evaluation's primary metric); for a
+    population, their median over the networks with the range, and how many still train."""
 
     def __init__(self, desc: str = "training", **tqdm_kwargs: Any):
         self.desc, self.kw, self.bar, self._post = desc, tqdm_kwargs, None, {}
@@ -71,13 +82,15 @@ class ProgressBar(Callback):
 
     def on_log(self, trainer, logs):
         self.bar.update(logs["step"] - self.bar.n)
-        self._post["loss"] = f"{logs['loss']:.4g}"
+        self._post["loss"] = _shown(logs, "loss")
+        if "active" in logs:          # a population: how many networks still train
+            self._post["networks"] = f"{logs['active']}/{trainer.K}"
         self.bar.set_postfix(self._post, refresh=False)
 
     def on_eval(self, trainer, step, metrics):
         key = trainer.task.primary_metric
         if key in metrics:
-            self._post[key] = f"{metrics[key]:.4g}"
+            self._post[key] = _shown(metrics, key)
 
     def on_train_end(self, trainer):
         if self.bar is not None:
@@ -164,6 +177,9 @@ class CSVLogger(Callback):
 class EarlyStopping(Callback):
     """Stop when the held-out ``metric`` reaches ``target`` (needs ``eval_every > 0``).
 
+    For a population, each network stops on its own when it reaches the target (it keeps
+    its weights of that evaluation and stops updating), and training ends when none is left.
+
     Parameters
     ----------
     target : float
@@ -180,19 +196,31 @@ class EarlyStopping(Callback):
     def __init__(self, target: float, metric: str | None = None, patience: int = 1,
                  higher_is_better: bool | None = None):
         self.target = check_number("EarlyStopping target", target)
-        self.metric, self.patience, self._hits = metric, check_int("patience", patience, minimum=1), 0
+        self.metric, self.patience = metric, check_int("patience", patience, minimum=1)
+        self._hits = 0
         self.higher_is_better = higher_is_better
+
+    def _direction(self, trainer, key) -> bool:
+        if self.higher_is_better is not None:
+            return self.higher_is_better
+        if self.metric in (None, trainer.task.primary_metric):
+            return trainer.task.higher_is_better
+        return not any(w in key for w in ("mse", "error", "loss"))
 
     def on_eval(self, trainer, step, metrics):
         key = self.metric or trainer.task.primary_metric
         if key not in metrics:
             raise KeyError(f"EarlyStopping: metric {key!r} not among the evaluation metrics {sorted(metrics)}.")
-        if self.higher_is_better is not None:
-            higher = self.higher_is_better
-        elif self.metric in (None, trainer.task.primary_metric):
-            higher = trainer.task.higher_is_better
-        else:
-            higher = not any(w in key for w in ("mse", "error", "loss"))
+        higher = self._direction(trainer, key)
+        if getattr(trainer, "K", None) is not None:         # a population: one decision per network
+            v = np.asarray(trainer.population_metrics[key], np.float64)
+            ok = ((v >= self.target) if higher else (v <= self.target)) & np.isfinite(v)
+            hits = np.asarray(self._hits) if np.ndim(self._hits) else np.zeros(v.shape, int)
+            self._hits = np.where(ok, hits + 1, 0)
+            done = (self._hits >= self.patience) & trainer.active
+            if done.any():
+                trainer.stop_networks(done, f"{key} reached the target {self.target:g} at step {step}")
+            return
         v = metrics[key]
         ok = (v >= self.target) if higher else (v <= self.target)
         self._hits = self._hits + 1 if (ok and not math.isnan(v)) else 0
@@ -201,10 +229,11 @@ class EarlyStopping(Callback):
             trainer.stop_reason = f"{key}={v:.4g} reached the target {self.target:g} at step {step}"
 
     def state_dict(self):
-        return {"hits": int(self._hits)}
+        return {"hits": np.asarray(self._hits, np.int64)}
 
     def load_state_dict(self, state):
-        self._hits = int(state.get("hits", 0))
+        hits = np.asarray(state.get("hits", 0))
+        self._hits = int(hits) if hits.ndim == 0 else hits.astype(int)
 
 
 def _check_count(name, value, what):

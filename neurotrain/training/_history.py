@@ -38,23 +38,23 @@ class History:
         return list(self.eval_rows[0]) if self.eval_rows else []
 
     def add_steps(self, losses, lrs, auxs: list[dict[str, float]]) -> None:
-        self.loss.extend(float(v) for v in losses)
-        self.lr.extend(float(v) for v in lrs)
+        """Record steps: one value per step (one network) or one ``(K,)`` row (a population)."""
+        self.loss.extend(_value(v) for v in losses)
+        self.lr.extend(_value(v) for v in lrs)
         for a in auxs:
             for k, v in a.items():
-                self.aux.setdefault(k, []).append(float(v))
+                self.aux.setdefault(k, []).append(_value(v))
 
     def add_eval(self, step: int, metrics: dict[str, float]) -> None:
         self.eval_steps.append(int(step))
-        self.eval_rows.append(dict(metrics))
+        self.eval_rows.append({k: _value(v) for k, v in metrics.items()})
 
     def evaluated_at(self, step: int) -> bool:
         return step in self.eval_steps
 
     # --- checkpoints ---------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        evals = {k: np.asarray([r.get(k, np.nan) for r in self.eval_rows], np.float64)
-                 for k in self.eval_metric_names}
+        evals = {k: np.asarray([r[k] for r in self.eval_rows], np.float64) for k in self.eval_metric_names}
         return {
             "start": int(self.start),
             "loss": np.asarray(self.loss, np.float64),
@@ -70,17 +70,29 @@ class History:
         fix = f"The history in checkpoint {path} is malformed; the file was not written by neurotrain."
         try:
             out = cls(int(h.get("start", 0)))
-            out.loss = [float(x) for x in np.asarray(h["loss"], np.float64).reshape(-1)]
-            out.lr = [float(x) for x in np.asarray(h["lr"], np.float64).reshape(-1)]
-            out.aux = {str(k): [float(x) for x in np.asarray(v, np.float64).reshape(-1)]
-                       for k, v in (h.get("aux") or {}).items()}
+            out.loss = _rows(h["loss"])
+            out.lr = _rows(h["lr"])
+            out.aux = {str(k): _rows(v) for k, v in (h.get("aux") or {}).items()}
             out.eval_steps = [int(x) for x in np.asarray(h.get("eval_steps", []), np.int64).reshape(-1)]
-            evals = {str(k): np.asarray(v, np.float64).reshape(-1) for k, v in (h.get("eval") or {}).items()}
+            evals = {str(k): _rows(v) for k, v in (h.get("eval") or {}).items()}
         except (AttributeError, KeyError, TypeError, ValueError) as e:
             raise CheckpointError(f"{fix} ({type(e).__name__}: {e})") from None
         n = len(out.loss)
         if (out.start + n != step or len(out.lr) != n or any(len(v) != n for v in out.aux.values())
                 or any(len(v) != len(out.eval_steps) for v in evals.values())):
             raise CheckpointError(f"{fix} (its lengths do not match the step {step}).")
-        out.eval_rows = [{k: float(v[i]) for k, v in evals.items()} for i in range(len(out.eval_steps))]
+        out.eval_rows = [{k: v[i] for k, v in evals.items()} for i in range(len(out.eval_steps))]
         return out
+
+
+def _value(v):
+    """A float (one network) or a float64 array (one value per network of a population)."""
+    return float(v) if np.ndim(v) == 0 else np.asarray(v, np.float64)
+
+
+def _rows(a) -> list:
+    """Stored values back as a list of floats (1-D) or of ``(K,)`` rows (2-D)."""
+    a = np.asarray(a, np.float64)
+    if a.ndim <= 1:
+        return [float(x) for x in a.reshape(-1)]
+    return [row.copy() for row in a]

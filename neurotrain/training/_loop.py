@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._errors import CheckpointError, ConfigError, ShapeError, TrainingDivergedError
-from .._validate import check_number
+from .._validate import check_int, check_number
 from ..models import forward as make_forward
 from ._callbacks import Callback
 from ._config import TrainConfig
@@ -32,6 +32,15 @@ from ._history import History
 from ._losses import Objective
 from ._methods import BPTT, GradientMethod
 from ._optim import functional_optimizer
+from ._population import (
+    Population,
+    as_population,
+    check_fits,
+    member_params,
+    population_sharding,
+    trimmed_mean,
+    where_active,
+)
 from ._schedule import Phase, resolve_schedule
 from ._signals import stop_on_signals
 from ._step import make_eval_fn, make_train_step
@@ -72,6 +81,12 @@ class TrainResult:
         that held no history (e.g. one written by :func:`neurotrain.io.save_checkpoint`).
     resumed_from : int or None
         The step this call started from when the trainer was restored from a checkpoint.
+    population : Population or None
+        The networks trained together; per-step arrays (``loss``, ``lr``, ``aux``) and
+        ``eval_metrics`` then have one column per network.
+    stopped : dict of int to (int, str)
+        For a population: the networks that stopped before the end, with the step and why
+        (early stopping, divergence).
     phases : list of dict
         The phases of the schedule that ran: ``name``, ``start``, ``stop`` (steps) and the
         ``reason`` each ended (``"steps"``: its length; the target it reached; for the phase
@@ -93,12 +108,32 @@ class TrainResult:
     history_start: int = 0
     resumed_from: int | None = None
     phases: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    population: Population | None = None
+    stopped: dict[int, tuple[int, str]] = dataclasses.field(default_factory=dict)
+
+    @property
+    def final_losses(self) -> np.ndarray:
+        """Mean training loss over the last 1 % of steps (at least the last step): one value,
+        or one per network of a population (NaN for a network with no finite value)."""
+        if not len(self.loss):
+            return np.asarray(float("nan"))
+        n = max(1, len(self.loss) // 100)
+        tail = np.asarray(self.loss[-n:], np.float64)
+        if tail.ndim == 1:
+            return np.asarray(tail.mean())
+        out = np.full(tail.shape[1], np.nan)
+        for k in range(tail.shape[1]):          # a network stopped early: its last finite values
+            col = np.asarray(self.loss, np.float64)[:, k]
+            col = col[np.isfinite(col)]
+            if col.size:
+                out[k] = col[-max(1, col.size // 100):].mean()
+        return out
 
     @property
     def final_loss(self) -> float:
-        """Mean training loss over the last 1 % of steps (at least the last step)."""
-        n = max(1, len(self.loss) // 100)
-        return float(np.mean(self.loss[-n:])) if len(self.loss) else float("nan")
+        """Mean training loss over the last 1 % of steps (the median over a population's networks)."""
+        v = self.final_losses
+        return float(v) if v.ndim == 0 else _nanmedian(v)
 
 
 #: what a checkpoint's trainer settings may differ in without breaking the run's trajectory
@@ -135,6 +170,15 @@ class Trainer:
 
     Parameters
     ----------
+    population : Population or int, optional
+        Train K networks together (see :func:`train`).
+    devices : int, list of devices or "all", optional
+        Split a population's networks over these devices (``jax.sharding``; K must be a
+        multiple of their number). Results are those of one device.
+    chunk : int, optional
+        Compute a population's networks this many at a time (``jax.lax.map`` with
+        ``batch_size``) instead of all at once; a smaller working set can be faster on a CPU
+        (measure: ``benchmarks/bench_population.py``). Results are the same.
     handle_signals : bool
         While :meth:`run` runs in the main thread, the first Ctrl-C (SIGINT) or SIGTERM
         finishes the current step, calls the callbacks (so a :class:`Checkpoint` is written)
@@ -162,7 +206,8 @@ class Trainer:
 
     def __init__(self, model, task, optimizer=None, *, method: GradientMethod | None = None,
                  schedule: Sequence[Phase] | None = None, config: TrainConfig | None = None,
-                 callbacks: Sequence[Callback] = (), handle_signals: bool = True, **settings):
+                 callbacks: Sequence[Callback] = (), population: Population | int | None = None,
+                 devices=None, chunk: int | None = None, handle_signals: bool = True, **settings):
         config = config if config is not None else TrainConfig()
         if not isinstance(config, TrainConfig):
             raise ConfigError(f"config must be a neurotrain.training.TrainConfig; got {config!r}.")
@@ -193,13 +238,25 @@ class Trainer:
         self.optimizer = optimizer if optimizer is not None else braintools.optim.Adam(lr=1e-3)
         self._fopt = functional_optimizer(self.optimizer, self.params).with_steps(self.config.num_steps)
         _check_learning_rate(self.optimizer)
-        self.objective = Objective(task.target_type, l2=self.config.l2, rate_l2=self.config.rate_l2)
-        self.phases = resolve_schedule(schedule, task, model, self.config.num_steps)
-        _check_time_steps(model, task, self.phases)
+        self.population = as_population(population)
+        pop = self.population
+        l2, rate_l2 = self.config.l2, self.config.rate_l2
+        if pop is not None:   # the terms any network uses are computed; values are per network
+            l2 = max(pop.l2) if pop.l2 is not None else l2
+            rate_l2 = max(pop.rate_l2) if pop.rate_l2 is not None else rate_l2
+        self.objective = Objective(task.target_type, l2=l2, rate_l2=rate_l2)
         self.method = method.prepare(model, task)
+        own = self.method.schedule(model, task, self.config.num_steps)
+        if own is not None and schedule is not None:
+            raise ConfigError(f"method {method.name!r} trains in its own stages; pass its options (e.g. "
+                              f"theta, stages, stage_steps) instead of schedule=.")
+        self.phases = resolve_schedule(own if own is not None else schedule, task, model, self.config.num_steps)
+        _check_time_steps(model, task, self.phases)
         self._methods: list[GradientMethod] = []
         for phase in self.phases:
             self._methods.append(self.method if phase.task == task else method.prepare(model, phase.task))
+        #: ``{path: bool or 0/1 array}`` the model marks as (partly) frozen
+        self.trainable = dict(model.trainable_masks()) if hasattr(model, "trainable_masks") else {}
         self.untrained = self.method.untrained_parameters(model)
         if self.untrained:
             names = "; ".join(f"{'.'.join(map(str, k))}: {why}" for k, why in self.untrained.items())
@@ -209,10 +266,41 @@ class Trainer:
         self.callbacks = sorted(callbacks, key=lambda cb: getattr(cb, "priority", 0))
         self.handle_signals = bool(handle_signals)
 
-        self._key = jax.random.PRNGKey(self.seed)
+        #: K, the number of networks trained together (None: one network)
+        self.K = None if pop is None else pop.size
+        self._hyper: dict[str, Any] = {}
+        self._sharding = None
+        if pop is None:
+            if devices is not None:
+                raise ConfigError("devices= shards a population over devices; pass population= too.")
+            self._key = jax.random.PRNGKey(self.seed)
+        else:
+            base_lr = getattr(self.optimizer, "base_lr", None)
+            self._hyper = {k: jnp.asarray(v) for k, v in pop.hyper_arrays(base_lr=base_lr).items()}
+            if ({"sigma_in", "sigma_rec"} & set(self._hyper)) and not isinstance(self.method, BPTT):
+                raise ConfigError(f"per-network noise levels need BPTT; {self.method.name} reads the noise "
+                                  f"levels from the cells. Vary lr, l2 or seeds instead.")
+            self._sharding = population_sharding(devices, pop.size)
+            n_dev = 1 if self._sharding is None else len(self._sharding.mesh.devices.ravel())
+            #: the estimated memory of one training step of the population (bytes)
+            self.memory_estimate = check_fits(
+                model, size=pop.size // n_dev, batch_size=self.batch_size,
+                num_steps=max(p.task.num_steps() for p in self.phases), online=not isinstance(self.method, BPTT))
+            self._key = jax.vmap(jax.random.PRNGKey)(jnp.asarray(pop.seeds, jnp.uint32))
+        #: networks of a population computed at once (``None``: all; see :class:`Trainer`)
+        self.chunk = check_int("chunk", chunk, minimum=1, allow_none=True)
+        if self.chunk is not None and pop is None:
+            raise ConfigError("chunk= applies to populations; pass population= too.")
+        #: per network of a population: still training (early stopping and divergence stop one)
+        self.active = None if pop is None else np.ones(pop.size, bool)
+        #: per network of a population: ``{k: (step, reason)}`` of the networks that stopped
+        self.stopped: dict[int, tuple[int, str]] = {}
+        #: a population's last held-out scores, ``{metric: (K,) array}``
+        self.population_metrics: dict[str, np.ndarray] | None = None
         self.num_traces = 0
         self._step_fns: dict[int, Any] = {}
-        self._eval_fn = jax.jit(make_eval_fn(forward=self.forward, task=task, num_trials=self.eval_trials))
+        evaluate = make_eval_fn(forward=self.forward, task=task, num_trials=self.eval_trials)
+        self._eval_fn = jax.jit(evaluate if pop is None else jax.vmap(evaluate, in_axes=(0, 0, 0)))
         self._carry = None           # (params, opt_state) once training starts or is restored
         self.step = 0
         self.start_step = 0
@@ -281,32 +369,92 @@ class Trainer:
                 forward=self.forward, task=phase.task, method=self._methods[index],
                 objective=self.objective, optimizer=self._fopt, batch_size=self.batch_size,
                 clip_norm=self.clip_norm, phase=phase, monitor=self.activity_bound is not None,
-                on_trace=self._count_trace)
-            self._step_fns[index] = jax.jit(step)
+                on_trace=self._count_trace, trainable=self.trainable)
+            if self.K is None:
+                self._step_fns[index] = jax.jit(step)
+            else:
+                chunk = self.chunk
+
+                def population_step(carry, i, keys, hyper, active):
+                    if chunk is None:
+                        new, out = jax.vmap(step, in_axes=(0, None, 0, 0))(carry, i, keys, hyper)
+                    else:   # `chunk` networks at a time: a smaller working set (CPU caches)
+                        new, out = jax.lax.map(lambda a: step(a[0], i, a[1], a[2]), (carry, keys, hyper),
+                                               batch_size=chunk)
+                    return where_active(active, new, carry), out   # stopped networks keep still
+
+                self._step_fns[index] = jax.jit(population_step)
         return self._step_fns[index]
+
+    def _call_step(self, fn, i):
+        i = jnp.asarray(i, jnp.int32)
+        if self.K is None:
+            return fn(self._carry, i, self._key)
+        with warnings.catch_warnings():
+            # braintrace's ops fall back to plain JAX ops when mapped over the weights (exact)
+            warnings.filterwarnings("ignore", message="ETP primitive")
+            return fn(self._carry, i, self._key, self._hyper, jnp.asarray(self.active))
 
     def _ensure_carry(self):
         if self._carry is None:
-            values = {k: s.value for k, s in self.params.items()}
+            if self.K is None:
+                values = {k: s.value for k, s in self.params.items()}
+                opt_state = self._fopt.read_state(values)
+            else:
+                values = member_params(self.model, self.population.seeds)
+                opt_state = jax.vmap(self._fopt.init)(values)
             # strong dtypes: a weakly typed value (e.g. set from a Python float) would make the
             # step's output types differ from its input's and cost a second compilation
-            self._carry = jax.tree.map(lambda v: jnp.asarray(v, dtype=jnp.result_type(v)),
-                                       (values, self._fopt.read_state(values)))
+            self._carry = jax.tree.map(lambda v: jnp.asarray(v, dtype=jnp.result_type(v)), (values, opt_state))
+            if self._sharding is not None:
+                self._carry = jax.device_put(self._carry, self._sharding)
+                self._key = jax.device_put(self._key, self._sharding)
+                self._hyper = jax.device_put(self._hyper, self._sharding)
         return self._carry
 
     def step_fn(self, step):
-        """Run training step ``step`` (an int32 scalar) of the current phase on the trainer's
-        parameters and return ``(loss, lr, aux)`` without a host round trip (for benchmarks and
-        stepping by hand; :meth:`sync` writes the new weights into the model)."""
-        carry = self._ensure_carry()
-        self._carry, out = self._phase_fn(self.phase_index)(carry, jnp.asarray(step, jnp.int32), self._key)
+        """Run training step ``step`` of the current phase on the trainer's parameters.
+
+        For benchmarks and stepping by hand: the compiled step runs once (its batch and noise
+        are those of step ``step``) and its outputs stay on the device (no host round trip).
+        The new parameters and optimizer state are kept in the trainer; :meth:`sync` writes
+        them into the model. It does not advance :attr:`step`, log, evaluate or call
+        callbacks, which is what :meth:`run` adds.
+
+        Parameters
+        ----------
+        step : int or int32 scalar
+            The training step whose batch, noise and learning rate to use.
+
+        Returns
+        -------
+        loss, lr : scalar arrays
+        aux : dict of scalar arrays
+            ``task_loss``, ``grad_norm``, ``max_activity`` and the penalties that are on.
+
+        Examples
+        --------
+        >>> import brainstate, braintools, neurotrain as nt
+        >>> brainstate.random.seed(0)
+        >>> model = nt.models.build_model("vanilla", 1, 4, 1)
+        >>> trainer = nt.training.Trainer(model, nt.tasks.Integrator(), braintools.optim.Adam(1e-2),
+        ...                               num_steps=3, batch_size=2)
+        >>> loss, lr, aux = trainer.step_fn(0)
+        >>> round(float(lr), 4), sorted(aux), trainer.step
+        (0.01, ['grad_norm', 'max_activity', 'task_loss'], 0)
+        >>> trainer.sync()                       # the model now holds the weights after step 0
+        """
+        self._ensure_carry()
+        self._carry, out = self._call_step(self._phase_fn(self.phase_index), step)
         return out
 
     def lower_step(self, step=0):
         """The lowered (not yet compiled) step of the current phase, e.g. for
-        ``trainer.lower_step().compile().memory_analysis()``."""
-        return self._phase_fn(self.phase_index).lower(self._ensure_carry(), jnp.asarray(step, jnp.int32),
-                                                     self._key)
+        ``trainer.lower_step().compile().memory_analysis()`` (XLA's memory for one step)."""
+        fn, i = self._phase_fn(self.phase_index), jnp.asarray(step, jnp.int32)
+        if self.K is None:
+            return fn.lower(self._ensure_carry(), i, self._key)
+        return fn.lower(self._ensure_carry(), i, self._key, self._hyper, jnp.asarray(self.active))
 
     def sync(self) -> None:
         """Write the trainer's current parameters and optimizer state into the model's
@@ -315,8 +463,9 @@ class Trainer:
         self._sync()
 
     def _sync(self) -> None:
-        """Write the carry into the model's ParamStates and the optimizer object."""
-        if self._carry is None:
+        """Write the carry into the model's ParamStates and the optimizer object (one network;
+        a population's networks are read with :meth:`network`)."""
+        if self._carry is None or self.K is not None:
             return
         values, opt_state = self._carry
         for k, s in self.params.items():
@@ -324,10 +473,45 @@ class Trainer:
         self._fopt.write_back(opt_state, steps=self.step)
 
     # --- evaluation ----------------------------------------------------------------------
-    def evaluate_now(self) -> dict[str, float]:
-        """Score the model on the fixed held-out batch (``eval_trials`` trials)."""
+    def evaluate_now(self) -> dict[str, Any]:
+        """Score the model on the fixed held-out batch (``eval_trials`` trials): floats, or
+        ``(K,)`` arrays for a population (each network on its own held-out trials)."""
         params = self._ensure_carry()[0]
-        return {k: float(v) for k, v in self._eval_fn(params, self._key).items()}
+        if self.K is None:
+            return {k: float(v) for k, v in self._eval_fn(params, self._key).items()}
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="ETP primitive")
+            out = self._eval_fn(params, self._key, self._hyper)
+        return {k: np.asarray(v, np.float64) for k, v in jax.device_get(out).items()}
+
+    # --- populations ---------------------------------------------------------------------
+    def network(self, k: int):
+        """Network ``k`` of a population as an ordinary model (a new RNN holding its weights)."""
+        import brainstate as bst
+
+        from ..models import model_from_config
+
+        if self.K is None:
+            raise ConfigError("network(k) is for populations; this trainer trains one network (self.model).")
+        k = check_int("k", k, minimum=0, maximum=self.K - 1)
+        params = self._ensure_carry()[0]
+        net = model_from_config(self.model.config())
+        for key, s in net.states(bst.ParamState).items():
+            s.value = jnp.asarray(params[key][k])
+        return net
+
+    def stop_networks(self, which, reason: str) -> None:
+        """Stop updating the networks in ``which`` (indices or a ``(K,)`` bool mask) from now on;
+        training ends once no network is left."""
+        idx = np.flatnonzero(np.asarray(which, bool)) if np.asarray(which).dtype == bool else np.asarray(which)
+        for k in idx.astype(int).tolist():
+            if self.active[k]:
+                self.active[k] = False
+                self.stopped[k] = (self.step, reason)
+        if not self.active.any():
+            self.stop_training = True
+            if self.stop_reason == "completed":
+                self.stop_reason = "every network stopped"
 
     # --- checkpoints ---------------------------------------------------------------------
     def settings(self) -> dict[str, Any]:
@@ -378,8 +562,21 @@ class Trainer:
         from ..io import save_checkpoint
 
         self._ensure_carry()
-        self._sync()
-        return save_checkpoint(path, self.params, self.optimizer, step=self.step, extra=self.state_dict())
+        if self.K is None:
+            self._sync()
+            return save_checkpoint(path, self.params, self.optimizer, step=self.step, extra=self.state_dict())
+        # a population: every parameter with its leading network axis, the optimiser state's
+        # leaves, which networks still train and why the others stopped
+        params, opt_state = jax.device_get(self._carry)
+        extra = self.state_dict()
+        extra["population"] = {
+            "spec": json.dumps(self.population.to_dict()),
+            "opt": {str(i): np.asarray(leaf) for i, leaf in enumerate(jax.tree.leaves(opt_state))},
+            "active": self.active.astype(np.uint8),
+            "stopped": json.dumps({str(k): list(v) for k, v in self.stopped.items()}),
+        }
+        held = {k: _Held(np.asarray(v)) for k, v in params.items()}
+        return save_checkpoint(path, held, None, step=self.step, extra=extra)
 
     def restore(self, path: str | os.PathLike) -> int:
         """Continue from a checkpoint: load it and set the step; returns the step.
@@ -429,7 +626,13 @@ class Trainer:
                               f"pass num_steps >= {step} to continue from it.")
         history = None if data.get("history") is None else History.from_state_dict(data["history"], step, path)
         phase = _parse_phase(data.get("phase"), path)
-        load_checkpoint(path, self.params, self.optimizer, data=data)
+        if self.K is None:
+            if data.get("population") is not None:
+                raise CheckpointError(f"checkpoint {path} holds a population of networks; resume it with "
+                                      f"population= (the same networks it was trained with).")
+            load_checkpoint(path, self.params, self.optimizer, data=data)
+        else:
+            carry, active, stopped = self._read_population(data, path)
 
         key = (data.get("rng") or {}).get("key")
         if key is not None:
@@ -457,15 +660,60 @@ class Trainer:
                 warnings.warn(f"resuming from {path} with other settings than it was trained with "
                               f"({diffs}); the result will differ from an uninterrupted run.", stacklevel=2)
         # the functional state from the restored objects; the schedule's epoch at step 0
-        if self._fopt.source is not None:
-            epoch = int(np.asarray(self.optimizer.lr.last_epoch.value))
-            self._fopt = self._fopt.with_steps(self.num_steps, first_epoch=epoch - step)
-            self._step_fns.clear()
-        self._carry = None
-        self._ensure_carry()
+        if self.K is None:
+            if self._fopt.source is not None:
+                epoch = int(np.asarray(self.optimizer.lr.last_epoch.value))
+                self._fopt = self._fopt.with_steps(self.num_steps, first_epoch=epoch - step)
+                self._step_fns.clear()
+            self._carry = None
+            self._ensure_carry()
+        else:
+            self._carry = carry if self._sharding is None else jax.device_put(carry, self._sharding)
+            self.active, self.stopped = active, stopped
         self.step = self.start_step = step
         self.resumed_from = step
         return step
+
+    def _read_population(self, data, path: str):
+        """The carry, active mask and stopped networks of a population checkpoint (checked)."""
+        saved = data.get("population")
+        if saved is None:
+            raise CheckpointError(f"checkpoint {path} holds one network, not a population; resume it "
+                                  f"without population=.")
+        try:
+            spec = Population.from_dict(json.loads(saved["spec"]))
+        except (KeyError, TypeError, ValueError) as e:
+            raise CheckpointError(f"the population record in {path} is malformed ({e}).") from None
+        if spec != self.population:
+            raise CheckpointError(f"checkpoint {path} holds the population {spec.to_dict()}, not "
+                                  f"{self.population.to_dict()}; resume with the same networks.")
+        template = self._ensure_carry()
+        params = {}
+        for k, current in template[0].items():
+            name = ".".join(map(str, k))
+            if name not in data["params"]:
+                raise CheckpointError(f"parameter {name!r} is missing from checkpoint {path}; the model's "
+                                      f"architecture does not match the saved one.")
+            arr = np.asarray(data["params"][name])
+            if arr.shape != tuple(current.shape):
+                raise CheckpointError(f"parameter {name!r} has shape {arr.shape} in checkpoint {path} but "
+                                      f"{tuple(current.shape)} here (networks x shape).")
+            params[k] = jnp.asarray(arr, dtype=current.dtype)
+        leaves, treedef = jax.tree.flatten(template[1])
+        got = saved.get("opt") or {}
+        if len(got) != len(leaves):
+            raise CheckpointError(f"the optimiser state in {path} has {len(got)} arrays but this optimiser "
+                                  f"needs {len(leaves)}; use the same optimiser class.")
+        new_leaves = []
+        for i, leaf in enumerate(leaves):
+            arr = np.asarray(got[str(i)])
+            if arr.shape != tuple(np.shape(leaf)):
+                raise CheckpointError(f"optimiser array {i} in {path} has shape {arr.shape}, expected "
+                                      f"{tuple(np.shape(leaf))}; use the same optimiser class.")
+            new_leaves.append(jnp.asarray(arr, dtype=jnp.result_type(leaf)))
+        active = np.asarray(saved.get("active", np.ones(self.K)), bool).reshape(-1)
+        stopped = {int(k): (int(v[0]), str(v[1])) for k, v in json.loads(saved.get("stopped", "{}")).items()}
+        return (params, jax.tree.unflatten(treedef, new_leaves)), active, stopped
 
     def _phase_at(self, step: int) -> tuple[int, int]:
         """The phase (and its start) that ``step`` falls in when no checkpoint says it."""
@@ -494,7 +742,7 @@ class Trainer:
             higher = self.task.higher_is_better
         else:
             higher = not any(w in key for w in ("mse", "error", "loss"))
-        v = metrics[key]
+        v = metrics[key] if self.K is None else trimmed_mean(metrics[key])   # Soo et al.'s criterion
         ok = (v >= p.until) if higher else (v <= p.until)
         return f"{key}={v:.4g} reached {p.until:g}" if ok and not np.isnan(v) else None
 
@@ -506,7 +754,20 @@ class Trainer:
         self.phase_start = self.step
         if self.phase_index < len(self.phases) and self.phases[self.phase_index].reset_optimizer:
             params = self._carry[0]
-            self._carry = (params, self._fopt.init(params))
+            init = self._fopt.init if self.K is None else jax.vmap(self._fopt.init)
+            self._carry = (params, init(params))
+
+    def _describe_parameters(self) -> dict[str, str]:
+        """How each parameter was trained: the method's word, or frozen by the model."""
+        out = self.method.describe_parameters(list(self.params), self.untrained)
+        for k, m in self.trainable.items():
+            name = ".".join(map(str, k))
+            if m is False:
+                out[name] = "fixed: frozen by the model"
+            elif m is not True:
+                m = np.asarray(m, bool)
+                out[name] = f"{out[name]}; {int(m.sum())} of {m.size} entries trained, the rest frozen"
+        return out
 
     # --- the loop --------------------------------------------------------------------------
     def _on_signal(self, signum) -> bool:
@@ -544,30 +805,58 @@ class Trainer:
             if not pending:
                 return
             vals = jax.device_get([p[1] for p in pending])
-            chunk = np.array([float(v[0]) for v in vals])
-            bad_loss = ~np.isfinite(chunk)
-            bad = bad_loss.copy()
+            losses = np.asarray([np.asarray(v[0], np.float64) for v in vals])     # (n,) or (n, K)
             peaks = None
             if bound is not None and "max_activity" in vals[0][2]:
-                peaks = np.array([float(v[2]["max_activity"]) for v in vals])
-                bad |= ~(peaks <= bound)
-            if bad.any():
+                peaks = np.asarray([np.asarray(v[2]["max_activity"], np.float64) for v in vals])
+            bad = ~np.isfinite(losses) if peaks is None else ~np.isfinite(losses) | ~(peaks <= bound)
+            if self.K is None and bad.any():
                 j = int(np.flatnonzero(bad)[0])
                 last_good = pending[0][0]
                 self._carry = good
                 self.step = last_good
                 self._sync()
                 self.stop_reason = "diverged"
-                kind, value = ("loss", chunk[j]) if bad_loss[j] else ("activity", peaks[j])
+                kind, value = ("loss", losses[j]) if not np.isfinite(losses[j]) else ("activity", peaks[j])
                 raise TrainingDivergedError(
                     _divergence_message(kind, value, pending[j][0] + 1, last_good, float(vals[j][1]), bound),
                     step=pending[j][0] + 1,
                 )
-            self.history.add_steps(chunk, [v[1] for v in vals], [v[2] for v in vals])
-            logs = {"step": pending[-1][0] + 1, "loss": float(chunk.mean()), "lr": float(vals[-1][1])}
-            for k in vals[-1][2]:
-                xs = [float(v[2][k]) for v in vals]
-                logs[k] = float(np.max(xs)) if k.startswith("max_") else float(np.mean(xs))
+            lrs = [v[1] for v in vals]
+            auxs = [v[2] for v in vals]
+            if self.K is not None:
+                # a network that diverged keeps its last good weights and stops; its values from
+                # the first bad step on, and those of networks stopped before, are recorded as NaN
+                was_active = self.active.copy()
+                bad &= was_active[None, :]
+                dead = bad.any(axis=0)
+                if dead.any():
+                    first = {int(k): int(np.flatnonzero(bad[:, k])[0]) for k in np.flatnonzero(dead)}
+                    self._carry = where_active(jnp.asarray(~dead), self._carry, good)
+                    for k, j in first.items():
+                        kind = "loss" if not np.isfinite(losses[j, k]) else "activity"
+                        self.active[k] = False
+                        self.stopped[k] = (pending[j][0], f"diverged ({kind}) at step {pending[j][0] + 1}")
+                        losses[j:, k] = np.nan
+                    if not self.active.any():
+                        self.stop_training = True
+                        self.stop_reason = "diverged"
+                losses[:, ~was_active] = np.nan
+            self.history.add_steps(losses, lrs, auxs)
+            logs = {"step": pending[-1][0] + 1}
+            if self.K is None:
+                logs["loss"], logs["lr"] = float(losses.mean()), float(vals[-1][1])
+                for k in auxs[-1]:
+                    xs = [float(a[k]) for a in auxs]
+                    logs[k] = float(np.max(xs)) if k.startswith("max_") else float(np.mean(xs))
+            else:   # the population's median, and its range
+                per_net = _column_means(losses)
+                logs.update(loss=_nanmedian(per_net), loss_min=_nanmin(per_net), loss_max=_nanmax(per_net),
+                            lr=float(np.median(np.asarray(vals[-1][1]))), active=int(self.active.sum()))
+                for k in auxs[-1]:
+                    xs = np.asarray([np.asarray(a[k], np.float64) for a in auxs])
+                    xs[:, ~self.active] = np.nan
+                    logs[k] = _nanmax(xs) if k.startswith("max_") else _nanmedian(_column_means(xs))
             pending.clear()
             good = self._carry
             self._sync()
@@ -577,8 +866,14 @@ class Trainer:
         def evaluate(step):
             metrics = self.evaluate_now()
             self.history.add_eval(step, metrics)
+            shown = metrics
+            if self.K is not None:   # callbacks see the population's median (and its range)
+                self.population_metrics = metrics
+                shown = {}
+                for k, v in metrics.items():
+                    shown.update({k: _nanmedian(v), f"{k}_min": _nanmin(v), f"{k}_max": _nanmax(v)})
             for cb in self.callbacks:
-                cb.on_eval(self, step, metrics)
+                cb.on_eval(self, step, shown)
             return metrics
 
         with stop_on_signals(self.handle_signals, self._on_signal):
@@ -598,12 +893,12 @@ class Trainer:
                     fn = self._phase_fn(pi)
                     if pi not in compiled:
                         tc = time.perf_counter()
-                        new, out = fn(self._carry, jnp.asarray(i, jnp.int32), self._key)
+                        new, out = self._call_step(fn, i)
                         jax.block_until_ready(out[0])
                         compile_time += time.perf_counter() - tc
                         compiled.add(pi)
                     else:
-                        new, out = fn(self._carry, jnp.asarray(i, jnp.int32), self._key)
+                        new, out = self._call_step(fn, i)
                     self._carry = new
                     pending.append((i, out))
                     self.step = i + 1
@@ -659,8 +954,9 @@ class Trainer:
             compile_time_s=compile_time, stop_reason=self.stop_reason, num_traces=self.num_traces,
             aux={k: np.asarray(v) for k, v in h.aux.items()},
             untrained={".".join(map(str, k)): v for k, v in self.untrained.items()},
-            parameters=self.method.describe_parameters(list(self.params), self.untrained),
+            parameters=self._describe_parameters(),
             history_start=h.start, resumed_from=self.resumed_from, phases=phases,
+            population=self.population, stopped=dict(self.stopped),
         )
 
 
@@ -695,6 +991,36 @@ def _check_time_steps(model, task, phases) -> None:
             f"(or pass dt=task.dt to the cell); to train at another dt, use schedule=[Phase(..., dt=...)].")
 
 
+class _Held:
+    """A value with a ``.value``, as ``save_checkpoint`` reads parameters."""
+
+    def __init__(self, value):
+        self.value = value
+
+
+def _column_means(a) -> np.ndarray:
+    """The mean of each column over its finite entries (NaN for a column with none)."""
+    a = np.asarray(a, np.float64)
+    finite = np.isfinite(a)
+    n = finite.sum(axis=0)
+    return np.where(n > 0, np.where(finite, a, 0.0).sum(axis=0) / np.maximum(n, 1), np.nan)
+
+
+def _nanmedian(v) -> float:
+    v = np.asarray(v, np.float64)
+    return float(np.nanmedian(v)) if np.isfinite(v).any() else float("nan")
+
+
+def _nanmin(v) -> float:
+    v = np.asarray(v, np.float64)
+    return float(np.nanmin(v)) if np.isfinite(v).any() else float("nan")
+
+
+def _nanmax(v) -> float:
+    v = np.asarray(v, np.float64)
+    return float(np.nanmax(v)) if np.isfinite(v).any() else float("nan")
+
+
 def _parse_phase(text, path: str):
     if text is None:
         return None
@@ -727,7 +1053,8 @@ def _set_global_key(key, path: str) -> None:
 
 def train(model, task, optimizer=None, *, method: GradientMethod | None = None,
           schedule: Sequence[Phase] | None = None, config: TrainConfig | None = None,
-          callbacks: Sequence[Callback] = (), resume_from: str | os.PathLike | None = None,
+          callbacks: Sequence[Callback] = (), population: Population | int | None = None,
+          devices=None, chunk: int | None = None, resume_from: str | os.PathLike | None = None,
           **settings) -> TrainResult:
     """Train ``model`` on ``task``.
 
@@ -752,6 +1079,16 @@ def train(model, task, optimizer=None, *, method: GradientMethod | None = None,
         The training settings; keyword ``settings`` override it.
     callbacks : sequence of Callback
         E.g. :class:`ProgressBar`, :class:`CSVLogger`, :class:`EarlyStopping`, :class:`Checkpoint`.
+    population : Population or int, optional
+        Train K networks of ``model``'s architecture together in one compiled step (mapped
+        over their parameters, optimiser states, keys and per-network hyper-parameters; see
+        :class:`Population`). Network ``k`` is what a separate run with seed ``seeds[k]``
+        would train (same initial weights, batches and noise; the same values within float
+        rounding). The result's per-step arrays then have one column per network;
+        :meth:`Trainer.network` gives network ``k`` as a model. ``model`` only gives the
+        architecture (its own weights are not used).
+    devices, chunk
+        Where and how a population is computed (see :class:`Trainer`).
     resume_from : str or PathLike, optional
         A checkpoint file or a run directory: continue from it (see :meth:`Trainer.restore`).
         Build ``model`` and ``optimizer`` as for the original run; with the same ``seed`` the
@@ -782,7 +1119,7 @@ def train(model, task, optimizer=None, *, method: GradientMethod | None = None,
     (20, 1)
     """
     trainer = Trainer(model, task, optimizer, method=method, schedule=schedule, config=config,
-                      callbacks=callbacks, **settings)
+                      callbacks=callbacks, population=population, devices=devices, chunk=chunk, **settings)
     if resume_from is not None:
         trainer.restore(resume_from)
     return trainer.run()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import jax
 import jax.numpy as jnp
 from braintools.metric import softmax_cross_entropy_with_integer_labels
@@ -64,13 +66,29 @@ class Objective:
     """The training loss: task loss + ``l2`` * L2 of the weights + ``rate_l2`` * mean rate².
 
     The task loss is :func:`masked_cross_entropy` for class targets and :func:`masked_mse` for
-    value targets. The L2 term covers every trainable parameter, as in seed 000.
+    value targets. The L2 term covers every trainable parameter, as in brainstate's RNN
+    (integrator) tutorial.
+
+    Calling it as ``objective(outputs, activity, batch, params)`` (outputs ``(T, B, num_out)``,
+    activity ``(T, B, num_rec)``, the batch's ``targets`` and ``mask``, the parameters as a
+    dict of arrays) returns ``(total, {"task_loss", "l2", "rate"})``, the penalties only when
+    their coefficient is positive.
 
     Parameters
     ----------
     target_type : {"class", "value"}
     l2, rate_l2 : float
         Non-negative penalty coefficients.
+
+    Examples
+    --------
+    >>> import jax, jax.numpy as jnp, neurotrain as nt
+    >>> batch = nt.tasks.Integrator().sample(jax.random.PRNGKey(0), 2)
+    >>> outputs, activity = batch.targets, jnp.ones((batch.num_steps, 2, 4))
+    >>> total, aux = Objective("value", l2=0.5, rate_l2=0.1)(outputs, activity, batch,
+    ...                                                       {"w": jnp.array([1.0, 2.0])})
+    >>> [round(float(v), 4) for v in (aux["task_loss"], aux["l2"], aux["rate"], total)]
+    [0.0, 5.0, 1.0, 2.6]
     """
 
     def __init__(self, target_type: str, *, l2: float = 0.0, rate_l2: float = 0.0):
@@ -79,6 +97,18 @@ class Objective:
         self.target_type = target_type
         self.l2 = check_number("l2", l2, minimum=0.0)
         self.rate_l2 = check_number("rate_l2", rate_l2, minimum=0.0)
+        #: which penalty terms are computed (static, decided when the objective is built)
+        self.uses_l2, self.uses_rate = self.l2 > 0, self.rate_l2 > 0
+
+    def with_coefficients(self, **values) -> Objective:
+        """A copy with other coefficient values (``l2=``, ``rate_l2=``; traced arrays are fine,
+        e.g. one per network of a population); which terms are computed does not change."""
+        new = copy.copy(self)
+        for name, v in values.items():
+            if name not in ("l2", "rate_l2"):
+                raise ConfigError(f"{name!r} is not a coefficient of the objective (l2, rate_l2).")
+            setattr(new, name, v)
+        return new
 
     def task_loss(self, outputs, targets, mask):
         if self.target_type == "class":
@@ -109,10 +139,10 @@ class Objective:
         task = self.task_loss(outputs, batch.targets, batch.mask)
         aux = {"task_loss": task}
         total = task
-        if self.l2 > 0:
+        if self.uses_l2:
             aux["l2"] = l2_penalty(params)
             total = total + self.l2 * aux["l2"]
-        if self.rate_l2 > 0:
+        if self.uses_rate:
             aux["rate"] = rate_penalty(activity)
             total = total + self.rate_l2 * aux["rate"]
         return total, aux

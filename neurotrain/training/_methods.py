@@ -81,6 +81,28 @@ class StepContext:
         The phase's method options (e.g. a mixing ratio), empty by default.
     monitor : bool
         Report ``max_activity`` (the largest ``|h|`` of the batch) in the auxiliary values.
+    overrides : dict
+        Cell settings for the forward pass (the noise levels of one network of a population);
+        pass them to ``forward.run(..., overrides=ctx.overrides)``.
+    task : Task or None
+        The phase's training task (:meth:`loop` reads it).
+
+    Examples
+    --------
+    The trainer builds one per phase; by hand, e.g. to call a method outside training:
+
+    >>> import brainstate, jax, neurotrain as nt
+    >>> brainstate.random.seed(0)
+    >>> task = nt.tasks.Integrator()
+    >>> model = nt.models.build_model("vanilla", 1, 8, 1)
+    >>> ctx = StepContext(forward=model.forward(), objective=nt.training.Objective(task.target_type),
+    ...                   update=None, monitor=False)
+    >>> ctx.dt, dict(ctx.options)
+    (None, {})
+    >>> batch = task.sample(jax.random.PRNGKey(0), 4)      # inputs (T, B, 1)
+    >>> grads, loss, aux = BPTT().gradients(ctx, ctx.forward.params(), batch, None)
+    >>> sorted(k[-1] for k in grads), sorted(aux)
+    (['W', 'W', 'b', 'b'], ['task_loss'])
     """
 
     forward: Any
@@ -89,6 +111,15 @@ class StepContext:
     dt: float | None = None
     options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     monitor: bool = True
+    overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    task: Any = None
+
+    def loop(self, batch):
+        """The closed loop of ``batch`` when the phase's task is closed-loop (its inputs depend
+        on the network's answers), else ``None``; pass it to ``forward.run(..., loop=...)``."""
+        if self.task is not None and getattr(self.task, "closed_loop", False):
+            return self.task.loop(batch)
+        return None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,7 +133,33 @@ class GradientMethod:
 
     Subclasses are frozen dataclasses (their fields are their options) and override
     :meth:`gradients` (one gradient per batch) or :meth:`train_step` (methods that update
-    several times per batch, like truly online learning).
+    several times per batch, like truly online learning, or that act after the update). Both
+    are pure: they get a :class:`StepContext` and explicit values (parameters
+    ``{path: array}``, the batch, the step's random key) and never read brainstate's global
+    state. :func:`register_method` makes a method available by its ``name``.
+
+    Examples
+    --------
+    BPTT's gradient, halved, checked against BPTT on one batch:
+
+    >>> import dataclasses, brainstate, jax, jax.numpy as jnp, neurotrain as nt
+    >>> @dataclasses.dataclass(frozen=True)
+    ... class HalfBPTT(GradientMethod):
+    ...     name = "half-bptt"
+    ...     exact = False
+    ...     def gradients(self, ctx, params, batch, key):
+    ...         grads, loss, aux = BPTT().gradients(ctx, params, batch, key)
+    ...         return jax.tree.map(lambda g: 0.5 * g, grads), loss, aux
+    >>> brainstate.random.seed(0)
+    >>> task = nt.tasks.Integrator()
+    >>> model = nt.models.build_model("vanilla", 1, 8, 1)
+    >>> batch, objective = task.sample(jax.random.PRNGKey(0), 4), nt.training.Objective("value")
+    >>> half, _, _ = HalfBPTT().loss_and_grads(model, batch, objective)
+    >>> full, _, _ = BPTT().loss_and_grads(model, batch, objective)
+    >>> all(bool(jnp.allclose(half[k], 0.5 * full[k])) for k in full)
+    True
+    >>> nt.train(model, task, method=HalfBPTT(), num_steps=5, batch_size=4).num_steps
+    5
     """
 
     #: registry name used in configs and on the command line
@@ -119,6 +176,12 @@ class GradientMethod:
     def untrained_parameters(self, model) -> dict[tuple, str]:
         """``{parameter path: reason}`` for parameters this method gives no gradient."""
         return {}
+
+    def schedule(self, model, task, num_steps: int):
+        """The phases this method trains in when ``train`` is given no ``schedule=`` (a list of
+        :class:`~neurotrain.training.Phase`), or ``None`` for one plain phase. Methods that are
+        themselves a schedule (coarsened discretisation, skip connections) return theirs."""
+        return None
 
     def describe_parameters(self, keys, untrained: Mapping[tuple, str]) -> dict[str, str]:
         """``{dotted path: how it is trained}`` for every parameter (recorded in run directories)."""
@@ -214,7 +277,8 @@ class BPTT(GradientMethod):
         transform = self.forward_transform(ctx, batch)
 
         def loss_fn(p):
-            outputs, activity, _ = ctx.forward.run(p, batch.inputs, key=key, dt=ctx.dt, transform=transform)
+            outputs, activity, *_ = ctx.forward.run(p, batch.inputs, key=key, dt=ctx.dt, transform=transform,
+                                                    overrides=ctx.overrides, loop=ctx.loop(batch))
             total, aux = ctx.objective(outputs, activity, batch, p)
             if ctx.monitor:
                 aux = {**aux, "max_activity": max_abs(activity)}

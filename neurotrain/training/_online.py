@@ -150,6 +150,13 @@ class OnlineMethod(GradientMethod):
                               f"method.prepare(model, task) (train() does it).")
         if self.forward_transform(ctx, batch) is not None:
             raise ConfigError(f"{self.name} cannot train with a forward-pass transform.")
+        if ctx.loop(batch) is not None:
+            raise ConfigError(f"{self.name} cannot train on the closed-loop task {ctx.task.name!r} (its inputs "
+                              f"depend on the network's answers within the trial); use BPTT or its CD, "
+                              f"SCTT and DASC variants.")
+        if ctx.overrides:
+            raise ConfigError(f"{self.name} reads the noise levels from the cells; per-network noise levels "
+                              f"need BPTT.")
         model = ctx.forward.model
 
         def inner(opt_state, batch, key):
@@ -181,7 +188,7 @@ class OnlineMethod(GradientMethod):
         def losses(x, y, m):
             h, activity = learner(x)
             task = objective.step_loss_sum(model.readout(h), y, m) / denom
-            rate = rate_scale * jnp.sum(activity ** 2) if objective.rate_l2 > 0 else 0.0
+            rate = rate_scale * jnp.sum(activity ** 2) if objective.uses_rate else 0.0
             return task, rate, max_abs(activity)
 
         def step_loss(x, y, m):
@@ -203,7 +210,7 @@ class OnlineMethod(GradientMethod):
         init = {key: jnp.zeros_like(v.value) for key, v in online.items()}
 
         def update(acc, length, opt_state):
-            if objective.l2 > 0:  # the L2 gradient, spread over the updates by their length
+            if objective.uses_l2:  # the L2 gradient, spread over the updates by their length
                 acc = {key: acc[key] + (length / n) * 2.0 * objective.l2 * online[key].value for key in acc}
             current = {key: s.value for key, s in pstates.items()}
             new, opt_state, norm = ctx.update(current, opt_state, {**acc, **zeros})
@@ -220,7 +227,7 @@ class OnlineMethod(GradientMethod):
             if apply:
                 opt_state, norm = update(acc, n, opt_state)
             else:   # the gradient of the batch, as BPTT's (the L2 term included)
-                if objective.l2 > 0:
+                if objective.uses_l2:
                     acc = {key: acc[key] + 2.0 * objective.l2 * online[key].value for key in acc}
                 opt_state = {**acc, **zeros}
                 norm = jnp.sqrt(sum(jnp.sum(g ** 2) for g in jax.tree.leaves(opt_state)))
@@ -248,10 +255,10 @@ class OnlineMethod(GradientMethod):
         task_loss = warm_task + task.sum()
         aux = {"task_loss": task_loss, "grad_norm": norm}
         loss = task_loss
-        if objective.l2 > 0:
+        if objective.uses_l2:
             aux["l2"] = l2_penalty({key: s.value for key, s in pstates.items()})
             loss = loss + objective.l2 * aux["l2"]
-        if objective.rate_l2 > 0:
+        if objective.uses_rate:
             aux["rate"] = (warm_rate + jnp.sum(rate)) / objective.rate_l2
             loss = loss + objective.rate_l2 * aux["rate"]
         if ctx.monitor:

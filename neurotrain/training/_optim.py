@@ -116,7 +116,20 @@ class FunctionalOptimizer:
         The scheduler's epoch at training step 0.
     closed_form : bool
         Whether the scheduler's learning rate is computed in the step from the step index
-        (braintools' closed-form schedules); otherwise from a table of ``table_size`` steps.
+        (braintools' closed-form schedules); otherwise from a table of the run's steps.
+    table : ndarray ``(num_steps,)`` or None
+        That table (:meth:`with_steps`), for schedules without a closed form.
+
+    Examples
+    --------
+    A raw optax transform is applied as it is, with its own learning rate:
+
+    >>> import jax.numpy as jnp, optax
+    >>> fopt = functional_optimizer(optax.sgd(0.1), None)
+    >>> params = {"w": jnp.array([1.0])}
+    >>> new, state = fopt.update({"w": jnp.array([2.0])}, fopt.init(params), params, fopt.lr(0))
+    >>> round(float(new["w"][0]), 6), bool(jnp.isnan(fopt.lr(0)))        # 1 - 0.1 * 2
+    (0.8, True)
     """
 
     tx: optax.GradientTransformation
@@ -194,6 +207,29 @@ def functional_optimizer(optimizer, params_states) -> FunctionalOptimizer:
         and ``TrainResult.lr`` is NaN).
     params_states : dict of ParamState
         The model's parameters (registered with a braintools optimiser that has no state yet).
+
+    Returns
+    -------
+    FunctionalOptimizer
+        ``lr(step)`` is the learning rate of training step ``step`` (a traceable int32 scalar),
+        ``init(params)`` the initial state and ``update(grads, state, params, lr)`` one update
+        (``params`` and ``grads``: dicts of arrays with the same keys and shapes).
+
+    Examples
+    --------
+    >>> import brainstate, braintools, jax, jax.numpy as jnp, neurotrain as nt
+    >>> brainstate.random.seed(0)
+    >>> model = nt.models.build_model("vanilla", 1, 4, 1)
+    >>> states = model.states(brainstate.ParamState)
+    >>> decay = braintools.optim.ExponentialDecayLR(base_lr=0.1, decay_steps=1, decay_rate=0.5)
+    >>> fopt = functional_optimizer(braintools.optim.Adam(lr=decay), states)
+    >>> fopt.closed_form, [round(float(fopt.lr(i)), 4) for i in range(3)]   # steps 0, 1, 2
+    (True, [0.1, 0.05, 0.025])
+    >>> params = {k: s.value for k, s in states.items()}
+    >>> grads = jax.tree.map(jnp.ones_like, params)
+    >>> new, _ = fopt.update(grads, fopt.init(params), params, fopt.lr(0))
+    >>> round(float(params[("readout", "b")][0] - new[("readout", "b")][0]), 4)   # Adam's first step
+    0.1
     """
     if isinstance(optimizer, optax.GradientTransformation):
         return FunctionalOptimizer(tx=optimizer, source=None)
