@@ -79,6 +79,16 @@ def _snapshot(folder: Path) -> dict[str, bytes]:
     return out
 
 
+@contextlib.contextmanager
+def _chdir(path):
+    old = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(old)
+
+
 def _hidden_siblings(run: Path) -> list[str]:
     return [n for n in os.listdir(run.parent) if n.startswith(f".{run.name}.")]
 
@@ -312,6 +322,11 @@ def test_a_folder_that_is_not_a_run_is_refused_unless_forced(tmp_path):
     assert not (mine / "analysis" / "x.json").exists() and RunLayout(mine).looks_like_a_run()
     code, _, err = _cli(["train", "--resume", mine, "--force"])
     assert code == 2 and "--force does not go with --resume" in err
+    # not even --force replaces the folder the command runs in
+    os.makedirs(mine / "sub")
+    with _chdir(mine / "sub"):
+        code, _, err = _cli(["train", *TINY_ARGS, "--out", mine, "--force"])
+    assert code == 2 and "holds the current directory" in _one_error_line(err)
 
 
 def test_a_run_holding_the_users_files_is_not_replaced_without_force(run, tmp_path):

@@ -279,6 +279,15 @@ def _take(root: str, *, created: bool, note: Notes | None, command: str | None) 
 def _replace(root: str, *, forced: str | None, note: Notes | None, command: str | None) -> NewRun:
     # the run directory itself may be a link (e.g. to another disk): replace where it points
     real = os.path.realpath(root) if os.path.islink(root) else root
+    here = os.path.realpath(os.getcwd())
+    try:
+        inside = os.path.commonpath([here, os.path.realpath(real)]) == os.path.realpath(real)
+    except ValueError:   # another drive (Windows)
+        inside = False
+    if inside:
+        raise RunDirectoryError(f"{root} holds the current directory ({here}); a run cannot replace the "
+                                f"folder it is started from. Start it from another folder or choose "
+                                f"another run directory.")
     layout = RunLayout(real)
     old_lock = RunLock(layout.lock_file, what="training into", run_dir=root)
     old_lock.acquire(command)
