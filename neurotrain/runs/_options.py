@@ -209,13 +209,16 @@ class RunOptions:
         Adam's learning rate.
     steps, batch_size, seed, l2, rate_l2, clip_norm, eval_every, eval_trials, activity_bound
         The training settings, as in :class:`~neurotrain.training.TrainConfig` (``steps`` is
-        its ``num_steps``). ``seed`` also seeds the weights; the final evaluation uses
-        ``seed + 1`` and ``eval_trials`` fresh trials.
+        its ``num_steps``). ``seed`` (0 to 2**31 - 1) also seeds the weights; the final
+        evaluation uses ``seed + 1`` and ``eval_trials`` fresh trials (derived seeds wrap around
+        inside the range, see :func:`neurotrain._validate.derive_seed`).
     checkpoint_every, keep_checkpoints : int
         A checkpoint every N steps (and at the start and the end; 0: only then); how many of
         the newest to keep (0: all).
     out : str or None
-        The run directory; ``None``: a new ``runs/<task>-<cell>-<YYYYmmdd-HHMMSS>``.
+        The run directory; ``None``: a new ``runs/<task>-<cell>-<YYYYmmdd-HHMMSS>``. An
+        existing folder must be empty or an earlier neurotrain run (replaced atomically), unless
+        :func:`~neurotrain.runs.train_run` is given ``force=True``.
     no_progress, no_figures : bool
         Hide the progress bar; draw no figures.
 
@@ -260,8 +263,9 @@ class RunOptions:
     l2: float = _setting("l2")
     rate_l2: float = _setting("rate_l2")
     clip_norm: float | None = _setting("clip_norm", metavar="X")
-    seed: int = _setting("seed", extra_help="; it seeds the weights too, and the final evaluation "
-                                            "uses seed+1")
+    seed: int = _setting("seed", extra_help=", 0 to 2147483647; it seeds the weights too, the final "
+                                            "evaluation uses seed+1 and analyze seed+2 (wrapping "
+                                            "around inside the range)")
     eval_trials: int = _setting("eval_trials", group=_OUTPUT, metavar="N",
                                 extra_help="; the final evaluation uses as many fresh trials")
     eval_every: int = _setting("eval_every", group=_OUTPUT, metavar="N")
@@ -271,7 +275,9 @@ class RunOptions:
     keep_checkpoints: int = _option(3, INTEGER_0, "keep the newest N checkpoints, 0 for all", group=_OUTPUT,
                                     resumable=True, metavar="N")
     activity_bound: float | None = _setting("activity_bound", metavar="X")
-    out: str | None = _option(None, PATH, "run directory to write", group=_OUTPUT, metavar="DIR",
+    out: str | None = _option(None, PATH, "run directory to write: a new or empty folder, or an earlier "
+                              "run, replaced once the new run has started (any other folder needs "
+                              "--force)", group=_OUTPUT, metavar="DIR",
                               shown_default="runs/<task>-<cell>-<YYYYmmdd-HHMMSS>")
     no_progress: bool = _option(False, SWITCH, "hide the progress bar", group=_OUTPUT, resumable=True,
                                 shown_default="shown")

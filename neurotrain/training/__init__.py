@@ -16,6 +16,7 @@ from ._callbacks import (
     ProgressBar,
     TensorBoardLogger,
 )
+from ._chance import chance_loss, learning_check
 from ._config import DEFAULT_ACTIVITY_BOUND, TrainConfig
 from ._long import CD, DASC, SCTT, SkipTransform, skip_blocks
 from ._loop import Trainer, TrainResult, train
@@ -32,5 +33,5 @@ __all__ = [
     "Objective", "masked_cross_entropy", "masked_mse", "l2_penalty", "rate_penalty",
     "Callback", "ProgressBar", "CSVLogger", "EarlyStopping", "get_method", "METHODS",
     "register_method", "OnlineMethod", "DRTRL", "PPProp", "ESDRTRL", "Checkpoint", "TensorBoardLogger",
-    "DEFAULT_ACTIVITY_BOUND",
+    "DEFAULT_ACTIVITY_BOUND", "chance_loss", "learning_check",
 ]

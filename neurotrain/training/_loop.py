@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._errors import CheckpointError, ConfigError, ShapeError, TrainingDivergedError
-from .._validate import check_int
+from .._validate import check_int, check_number
 from ..models import forward as make_forward
 from ._callbacks import Callback
 from ._config import TrainConfig
@@ -237,6 +237,7 @@ class Trainer:
         self.params = model.states(brainstate.ParamState)
         self.optimizer = optimizer if optimizer is not None else braintools.optim.Adam(lr=1e-3)
         self._fopt = functional_optimizer(self.optimizer, self.params).with_steps(self.config.num_steps)
+        _check_learning_rate(self.optimizer)
         self.population = as_population(population)
         pop = self.population
         l2, rate_l2 = self.config.l2, self.config.rate_l2
@@ -250,6 +251,7 @@ class Trainer:
             raise ConfigError(f"method {method.name!r} trains in its own stages; pass its options (e.g. "
                               f"theta, stages, stage_steps) instead of schedule=.")
         self.phases = resolve_schedule(own if own is not None else schedule, task, model, self.config.num_steps)
+        _check_time_steps(model, task, self.phases)
         self._methods: list[GradientMethod] = []
         for phase in self.phases:
             self._methods.append(self.method if phase.task == task else method.prepare(model, phase.task))
@@ -956,6 +958,37 @@ class Trainer:
             history_start=h.start, resumed_from=self.resumed_from, phases=phases,
             population=self.population, stopped=dict(self.stopped),
         )
+
+
+def _check_learning_rate(optimizer) -> None:
+    """Refuse a braintools optimiser whose learning rate is not a finite number >= 0."""
+    sched = getattr(optimizer, "lr", None)
+    for value in getattr(sched, "base_lrs", None) or ():
+        try:
+            lr = float(np.asarray(value))
+        except (TypeError, ValueError):
+            continue
+        check_number("the optimizer's learning rate", lr, minimum=0.0,
+                     fix="Build it with a finite rate, e.g. braintools.optim.Adam(lr=1e-3).")
+
+
+def _check_time_steps(model, task, phases) -> None:
+    """A cell that integrates in time (``dt``, ``tau``) must step with the task's ``dt``.
+
+    Phases that set their own ``dt`` (``schedule=``) integrate the cells with it; only the
+    phases that keep the task's time step need the cells' own ``dt`` to match.
+    """
+    if all(p.dt is not None for p in phases):
+        return
+    for i, cell in enumerate(getattr(model, "layers", ())):
+        dt = getattr(cell, "dt", None)
+        if dt is None or not hasattr(cell, "tau") or float(dt) == float(task.dt):
+            continue
+        raise ConfigError(
+            f"layer {i} ({type(cell).__name__}) integrates with dt={float(dt):g} ms but task {task.name!r} "
+            f"has dt={float(task.dt):g} ms: its tau={float(cell.tau):g} ms would act as "
+            f"{float(cell.tau) * float(task.dt) / float(dt):g} ms. Build the model for the task: build_model(..., task=task) "
+            f"(or pass dt=task.dt to the cell); to train at another dt, use schedule=[Phase(..., dt=...)].")
 
 
 class _Held:
