@@ -90,6 +90,19 @@ class Forward:
         """The readout's parameters (``{"W": ..., "b": ...}``)."""
         return {".".join(map(str, k[1:])): v for k, v in params.items() if k[:1] == ("readout",)}
 
+    def effective_params(self, params: Mapping[tuple, Any]) -> dict[tuple, Any]:
+        """The weights the network uses, keyed like ``params``: every constrained matrix
+        (Dale's law, connectivity masks, non-negative inputs or readout) masked and signed,
+        the other parameters as they are. Pure; penalties on weights are computed on it."""
+        out = dict(params)
+        for i, cell in enumerate(self.cells):
+            own = self.cell_params(params, i)
+            for name, v in cell.effective_params(own).items():
+                out[("layers", i, *name.split("."))] = v
+        for name, v in self.model.readout.effective_params(self.readout_params(params)).items():
+            out[("readout", *name.split("."))] = v
+        return {k: out[k] for k in params}
+
     # --- state ---------------------------------------------------------------------------
     @property
     def cells(self) -> list:
