@@ -31,6 +31,7 @@ from ._history import History
 from ._losses import Objective
 from ._methods import BPTT, GradientMethod
 from ._optim import functional_optimizer
+from ._penalties import check_penalties
 from ._schedule import Phase, resolve_schedule
 from ._signals import stop_on_signals
 from ._step import make_eval_fn, make_train_step
@@ -161,7 +162,7 @@ class Trainer:
 
     def __init__(self, model, task, optimizer=None, *, method: GradientMethod | None = None,
                  schedule: Sequence[Phase] | None = None, config: TrainConfig | None = None,
-                 callbacks: Sequence[Callback] = (), handle_signals: bool = True, **settings):
+                 callbacks: Sequence[Callback] = (), handle_signals: bool = True, penalties=(), **settings):
         config = config if config is not None else TrainConfig()
         if not isinstance(config, TrainConfig):
             raise ConfigError(f"config must be a neurotrain.training.TrainConfig; got {config!r}.")
@@ -191,7 +192,9 @@ class Trainer:
         self.params = model.states(brainstate.ParamState)
         self.optimizer = optimizer if optimizer is not None else braintools.optim.Adam(lr=1e-3)
         self._fopt = functional_optimizer(self.optimizer, self.params).with_steps(self.config.num_steps)
-        self.objective = Objective(task.target_type, l2=self.config.l2, rate_l2=self.config.rate_l2)
+        self.penalties = check_penalties(penalties, [".".join(map(str, k)) for k in self.params])
+        self.objective = Objective(task.target_type, l2=self.config.l2, rate_l2=self.config.rate_l2,
+                                   penalties=self.penalties, effective=self.forward.effective_params)
         self.phases = resolve_schedule(schedule, task, model, self.config.num_steps)
         self.method = method.prepare(model, task)
         self._methods: list[GradientMethod] = []
@@ -335,6 +338,8 @@ class Trainer:
                "optimizer": type(self.optimizer).__name__}
         if len(self.phases) > 1 or self.phases[0].task != self.task:
             out["schedule"] = [p.describe() for p in self.phases]
+        if self.penalties:
+            out["penalties"] = [p.describe() for p in self.penalties]
         return out
 
     def state_dict(self) -> dict[str, Any]:
@@ -708,7 +713,7 @@ def _set_global_key(key, path: str) -> None:
 def train(model, task, optimizer=None, *, method: GradientMethod | None = None,
           schedule: Sequence[Phase] | None = None, config: TrainConfig | None = None,
           callbacks: Sequence[Callback] = (), resume_from: str | os.PathLike | None = None,
-          **settings) -> TrainResult:
+          penalties=(), **settings) -> TrainResult:
     """Train ``model`` on ``task``.
 
     Each step draws a fresh batch inside the compiled step (from ``seed`` and the step index),
@@ -736,6 +741,9 @@ def train(model, task, optimizer=None, *, method: GradientMethod | None = None,
         A checkpoint file or a run directory: continue from it (see :meth:`Trainer.restore`).
         Build ``model`` and ``optimizer`` as for the original run; with the same ``seed`` the
         result is bit-identical on the CPU to a run done in one go.
+    penalties : sequence of Penalty, optional
+        Regularisers added to the loss (:class:`WeightPenalty`, :class:`RatePenalty`,
+        :class:`CustomPenalty`), each reported per step under its name in ``result.aux``.
     **settings
         Any field of :class:`TrainConfig`: ``num_steps``, ``batch_size``, ``seed``, ``l2``,
         ``rate_l2``, ``clip_norm``, ``eval_every``, ``eval_trials``, ``log_every``,
@@ -762,7 +770,7 @@ def train(model, task, optimizer=None, *, method: GradientMethod | None = None,
     (20, 1)
     """
     trainer = Trainer(model, task, optimizer, method=method, schedule=schedule, config=config,
-                      callbacks=callbacks, **settings)
+                      callbacks=callbacks, penalties=penalties, **settings)
     if resume_from is not None:
         trainer.restore(resume_from)
     return trainer.run()
