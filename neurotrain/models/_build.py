@@ -141,7 +141,7 @@ def model_from_config(config: dict[str, Any]) -> RNN:
     >>> import numpy as np
     >>> model = build_model("leaky", 3, 10, 2, dale=0.8, w_rec_mask=np.eye(10) == 0, readout_from="excitatory")
     >>> again = model_from_config(model.config())
-    >>> bool((again.layers[0].w_rec_mask == model.layers[0].w_rec_mask).all()), again.layers[0].unit_types.sum()
+    >>> bool((again.layers[0].w_rec_mask == model.layers[0].w_rec_mask).all()), int(again.layers[0].unit_types.sum())
     (True, 6)
     """
     cells = []

@@ -88,12 +88,12 @@ class _Constrained:
             w = initialize(init, (n, n))
             if self.unit_types is not None:
                 w = jnp.abs(w)
-        return w if self.w_rec_mask is None else w * self.w_rec_mask
+        return w if self.w_rec_mask is None else jnp.where(self.w_rec_mask, w, 0.0)
 
     def _raw_in(self, w):
         if self.positive_inputs:
             w = jnp.abs(w)
-        return w if self.w_in_mask is None else w * self.w_in_mask
+        return w if self.w_in_mask is None else jnp.where(self.w_in_mask, w, 0.0)
 
     def _constraint_config(self) -> dict[str, Any]:
         """The constraint arguments that are set (a default cell's config is unchanged)."""
@@ -197,7 +197,7 @@ class VanillaRNNCell(_Constrained, Cell):
         if self.constrained or w_rec_init is not None:
             w = self.W.value
             if w_rec_init is None:   # no Dale's law here (it defaults to a balanced w_rec_init)
-                rec = w[self.num_in:] if self.w_rec_mask is None else w[self.num_in:] * self.w_rec_mask
+                rec = w[self.num_in:] if self.w_rec_mask is None else jnp.where(self.w_rec_mask, w[self.num_in:], 0.0)
             else:
                 rec = self._raw_rec(w_rec_init, "w_rec_init")
             self.W.value = jnp.concatenate([self._raw_in(w[:self.num_in]), rec.astype(w.dtype)], axis=0)

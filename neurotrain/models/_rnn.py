@@ -64,7 +64,7 @@ class Readout(brainstate.nn.Module):
         self._transform = None if transform.identity else transform
         if self._transform is not None:
             w = jnp.abs(w) if self.positive else w
-            w = w if self.mask is None else w * self.mask
+            w = w if self.mask is None else jnp.where(self.mask, w, 0.0)
         self.W = brainstate.ParamState(w)
         self.b = brainstate.ParamState(jnp.zeros(self.num_out)) if bias else None
 

@@ -9,6 +9,7 @@ from ._callbacks import (
     TensorBoardLogger,
 )
 from ._config import DEFAULT_ACTIVITY_BOUND, TrainConfig
+from ._curriculum import curriculum, curriculum_stages
 from ._loop import Trainer, TrainResult, train
 from ._losses import Objective, l2_penalty, masked_cross_entropy, masked_mse, rate_penalty
 from ._methods import BPTT, METHODS, GradientMethod, StepContext, get_method, register_method
@@ -23,5 +24,5 @@ __all__ = [
     "Objective", "masked_cross_entropy", "masked_mse", "l2_penalty", "rate_penalty",
     "Callback", "ProgressBar", "CSVLogger", "EarlyStopping", "get_method", "METHODS",
     "register_method", "OnlineMethod", "DRTRL", "PPProp", "ESDRTRL", "Checkpoint", "TensorBoardLogger",
-    "DEFAULT_ACTIVITY_BOUND", "Penalty", "WeightPenalty", "RatePenalty", "CustomPenalty",
+    "DEFAULT_ACTIVITY_BOUND", "curriculum", "curriculum_stages", "Penalty", "WeightPenalty", "RatePenalty", "CustomPenalty",
 ]

@@ -215,6 +215,8 @@ class Trainer:
         self.num_traces = 0
         self._step_fns: dict[int, Any] = {}
         self._eval_fn = jax.jit(make_eval_fn(forward=self.forward, task=task, num_trials=self.eval_trials))
+        self._stage_fns: dict[int, Any] = {}
+        self._stage_keys: list[str] | None = None
         self._carry = None           # (params, opt_state) once training starts or is restored
         self.step = 0
         self.start_step = 0
@@ -327,9 +329,36 @@ class Trainer:
 
     # --- evaluation ----------------------------------------------------------------------
     def evaluate_now(self) -> dict[str, float]:
-        """Score the model on the fixed held-out batch (``eval_trials`` trials)."""
+        """Score the model on the fixed held-out batch (``eval_trials`` trials); with a phase
+        scored on its own task (``Phase(until_on="phase")``), also on that task's held-out
+        trials, as ``stage_<metric>``."""
         params = self._ensure_carry()[0]
-        return {k: float(v) for k, v in self._eval_fn(params, self._key).items()}
+        out = {k: float(v) for k, v in self._eval_fn(params, self._key).items()}
+        return {**out, **self._stage_scores(params)} if self._stage_names() else out
+
+    def _stage_fn(self, index: int):
+        if index not in self._stage_fns:
+            self._stage_fns[index] = jax.jit(make_eval_fn(forward=self.forward, task=self.phases[index].task,
+                                                          num_trials=self.eval_trials))
+        return self._stage_fns[index]
+
+    def _stage_names(self) -> list[str]:
+        """The ``stage_<metric>`` names (empty without a phase scored on its own task)."""
+        if self._stage_keys is None:
+            first = next((i for i, p in enumerate(self.phases) if p.until_on == "phase"), None)
+            if first is None:
+                self._stage_keys = []
+            else:
+                shapes = jax.eval_shape(self._stage_fn(first), self._ensure_carry()[0], self._key)
+                self._stage_keys = [f"stage_{k}" for k in shapes]
+        return self._stage_keys
+
+    def _stage_scores(self, params) -> dict[str, float]:
+        index = min(self.phase_index, len(self.phases) - 1)
+        got = {}
+        if self.phases[index].until_on == "phase":
+            got = {f"stage_{k}": float(v) for k, v in self._stage_fn(index)(params, self._key).items()}
+        return {k: got.get(k, float("nan")) for k in self._stage_names()}
 
     # --- checkpoints ---------------------------------------------------------------------
     def settings(self) -> dict[str, Any]:
@@ -490,17 +519,21 @@ class Trainer:
         p = self.phase
         if p.until is None:
             return None
-        key = p.metric or self.task.primary_metric
+        task = p.task if p.until_on == "phase" else self.task
+        key = p.metric or task.primary_metric
+        if p.until_on == "phase":
+            metrics = {k[len("stage_"):]: v for k, v in metrics.items() if k.startswith("stage_")}
         if key not in metrics:
             raise ConfigError(f"phase {p.name!r}: metric {key!r} is not among the evaluation metrics "
                               f"{sorted(metrics)}.")
-        if key == self.task.primary_metric:
-            higher = self.task.higher_is_better
+        if key == task.primary_metric:
+            higher = task.higher_is_better
         else:
             higher = not any(w in key for w in ("mse", "error", "loss"))
         v = metrics[key]
         ok = (v >= p.until) if higher else (v <= p.until)
-        return f"{key}={v:.4g} reached {p.until:g}" if ok and not np.isnan(v) else None
+        where = f" on {task.name}" if p.until_on == "phase" else ""
+        return f"{key}={v:.4g}{where} reached {p.until:g}" if ok and not np.isnan(v) else None
 
     def _end_phase(self, reason: str) -> None:
         p = self.phase
