@@ -27,12 +27,12 @@ from ._constraints import (
 from ._forward import Forward, ForwardTransform, forward
 from ._init import INITIALIZER_NAMES, ei_balanced, initialize, make_initializer, spectral_radius
 from ._rnn import RNN, Readout, noise_disabled
-from ._step import StepFunction, step_function
+from ._step import StepFunction, step_function, unit_alpha
 
 __all__ = [
     "Cell", "VanillaRNNCell", "LeakyRNNCell", "GRUCell", "LSTMCell", "RNN", "Readout",
     "noise_disabled", "StepFunction", "step_function", "Forward", "ForwardTransform", "forward", "build_model", "resolve_cell_params", "model_from_config", "get_cell_class", "CELLS", "register_cell",
     "make_initializer", "initialize", "INITIALIZER_NAMES", "get_activation", "ACTIVATIONS",
     "unit_types", "random_mask", "no_autapses", "multi_area", "Areas", "WeightTransform", "ei_balanced",
-    "spectral_radius", "encode_mask", "decode_mask", "EXCITATORY", "INHIBITORY", "DALE_MODES",
+    "spectral_radius", "encode_mask", "decode_mask", "unit_alpha", "EXCITATORY", "INHIBITORY", "DALE_MODES",
 ]
