@@ -17,6 +17,7 @@ from ._constraints import (
     INHIBITORY,
     Areas,
     WeightTransform,
+    check_mask,
     decode_mask,
     encode_mask,
     multi_area,
@@ -34,5 +35,5 @@ __all__ = [
     "noise_disabled", "StepFunction", "step_function", "Forward", "ForwardTransform", "forward", "build_model", "resolve_cell_params", "model_from_config", "get_cell_class", "CELLS", "register_cell",
     "make_initializer", "initialize", "INITIALIZER_NAMES", "get_activation", "ACTIVATIONS",
     "unit_types", "random_mask", "no_autapses", "multi_area", "Areas", "WeightTransform", "ei_balanced",
-    "spectral_radius", "encode_mask", "decode_mask", "unit_alpha", "EXCITATORY", "INHIBITORY", "DALE_MODES",
+    "spectral_radius", "encode_mask", "decode_mask", "check_mask", "unit_alpha", "EXCITATORY", "INHIBITORY", "DALE_MODES",
 ]

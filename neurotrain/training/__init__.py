@@ -15,7 +15,7 @@ from ._losses import Objective, l2_penalty, masked_cross_entropy, masked_mse, ra
 from ._methods import BPTT, METHODS, GradientMethod, StepContext, get_method, register_method
 from ._online import DRTRL, ESDRTRL, OnlineMethod, PPProp
 from ._optim import FunctionalOptimizer, functional_optimizer
-from ._penalties import CustomPenalty, Penalty, RatePenalty, WeightPenalty
+from ._penalties import CustomPenalty, Penalty, RatePenalty, WeightPenalty, check_penalties
 from ._schedule import Phase
 from ._step import clip_by_global_norm
 
@@ -25,4 +25,5 @@ __all__ = [
     "Callback", "ProgressBar", "CSVLogger", "EarlyStopping", "get_method", "METHODS",
     "register_method", "OnlineMethod", "DRTRL", "PPProp", "ESDRTRL", "Checkpoint", "TensorBoardLogger",
     "DEFAULT_ACTIVITY_BOUND", "curriculum", "curriculum_stages", "Penalty", "WeightPenalty", "RatePenalty", "CustomPenalty",
+    "check_penalties",
 ]
