@@ -8,7 +8,7 @@ from .._errors import ConfigError
 from .._registry import Registry
 from .._validate import check_int
 from ._cells import GRUCell, LeakyRNNCell, LSTMCell, VanillaRNNCell
-from ._constraints import decode_mask
+from ._constraints import decode_mask, short_repr
 from ._rnn import RNN
 
 __all__ = ["CELLS", "register_cell", "get_cell_class", "build_model", "model_from_config", "resolve_cell_params"]
@@ -118,18 +118,13 @@ def build_model(cell: str, num_in: int | None = None, num_rec: int = 128, num_ou
         constraints = sorted(set(cell_params) & {"dale_mode", "positive_inputs", "w_in_mask", "w_rec_mask",
                                                  "autapses", "train_tau", "tau_bounds"} - set(allowed))
         if constraints:
-            raise ConfigError(f"{constraints[0]}={_short(cell_params[constraints[0]])}: cell {cls.kind!r} takes no "
+            raise ConfigError(f"{constraints[0]}={short_repr(cell_params[constraints[0]])}: cell {cls.kind!r} takes no "
                               f"biological constraints (Dale's law, connectivity masks, trainable time "
                               f"constants); they are available for the leaky and vanilla cells. Use "
                               f"cell='leaky' or drop {constraints[0]}.") from None
         raise ConfigError(f"bad parameter for cell {cell!r}: {e}. Allowed: {', '.join(allowed)}.") from None
     return RNN(cells, num_out, readout_init=readout_init, readout_mask=readout_mask, readout_from=readout_from,
                positive_readout=positive_readout, freeze=freeze)
-
-
-def _short(value) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def model_from_config(config: dict[str, Any]) -> RNN:

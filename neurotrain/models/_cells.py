@@ -27,6 +27,7 @@ from ._constraints import (
     check_mask,
     encode_mask,
     encode_unit_types,
+    short_repr,
     unit_types,
 )
 from ._init import BalancedInit, initialize, make_initializer
@@ -386,10 +387,10 @@ class LeakyRNNCell(_Constrained, Cell):
                     vec = None
                 if vec is None or vec.size != n:
                     raise ConfigError(f"tau must be a number, one time constant per unit ({n} values) or "
-                                      f"{{'E': ..., 'I': ...}}; got {_short(tau)}.")
+                                      f"{{'E': ..., 'I': ...}}; got {short_repr(tau)}.")
                 self._tau_spec = [float(v) for v in vec]
             if not np.all(np.isfinite(vec)) or np.any(vec <= 0):
-                raise ConfigError(f"tau must be positive and finite for every unit; got {_short(tau)}.")
+                raise ConfigError(f"tau must be positive and finite for every unit; got {short_repr(tau)}.")
             check_dt_tau(dt, float(vec.min()))
             self._tau0 = vec
             self._alpha = self.dt / vec
@@ -503,11 +504,6 @@ class LeakyRNNCell(_Constrained, Cell):
         if noisy and self.sigma_rec > 0:
             pre = pre + (2.0 / alpha) ** 0.5 * self.sigma_rec * jax.random.normal(k_rec, h.shape, h.dtype)
         return ((1.0 - alpha) * h + alpha * self.activation(pre),)
-
-
-def _short(value) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 class GRUCell(Cell):

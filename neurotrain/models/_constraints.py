@@ -105,7 +105,7 @@ def unit_types(num_rec: int, dale, *, argument: str = "dale") -> np.ndarray:
     if items is None or len(items) != num_rec:
         got = "a value" if items is None else f"{len(items)} types"
         raise ConfigError(f"{argument} must be a fraction of excitatory units in (0, 1) or one type per unit "
-                          f"(num_rec={num_rec}); got {got}: {_short(dale)}.")
+                          f"(num_rec={num_rec}); got {got}: {short_repr(dale)}.")
     out = np.empty(num_rec, np.int8)
     for i, t in enumerate(items):
         t = t.item() if hasattr(t, "item") else t
@@ -124,7 +124,7 @@ def unit_types(num_rec: int, dale, *, argument: str = "dale") -> np.ndarray:
     return out
 
 
-def _short(value) -> str:
+def short_repr(value) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
@@ -147,7 +147,7 @@ def check_mask(name: str, mask, shape: tuple[int, ...], *, what: str = "connecti
     try:
         arr = np.asarray(mask)
     except Exception:
-        raise ConfigError(f"{name} must be a 0/1 array of shape {tuple(shape)}; got {_short(mask)}.") from None
+        raise ConfigError(f"{name} must be a 0/1 array of shape {tuple(shape)}; got {short_repr(mask)}.") from None
     if arr.shape != tuple(shape):
         raise ShapeError(f"{name} has shape {arr.shape}, but the weight it masks has shape {tuple(shape)} "
                          f"(rows: presynaptic units or inputs, columns: postsynaptic units). Pass a 0/1 "

@@ -14,7 +14,14 @@ import numpy as np
 from .._errors import ConfigError, ShapeError
 from .._validate import check_bool, check_choice, check_positive
 from ._base import Cell
-from ._constraints import EXCITATORY, WeightTransform, check_mask, decode_mask, encode_mask
+from ._constraints import (
+    EXCITATORY,
+    WeightTransform,
+    check_mask,
+    decode_mask,
+    encode_mask,
+    short_repr,
+)
 from ._init import initialize, make_initializer
 
 __all__ = ["Readout", "RNN", "noise_disabled"]
@@ -250,7 +257,7 @@ class RNN(brainstate.nn.Module):
         trainable = self._combined_masks(out)
         if all((m is False) or (m is not True and not np.asarray(m).any()) for m in
                (trainable.get(p, True) for p in paths.values())):
-            raise ConfigError(f"freeze={_short(freeze)} freezes every parameter of the model, so there is "
+            raise ConfigError(f"freeze={short_repr(freeze)} freezes every parameter of the model, so there is "
                               f"nothing left to train; freeze fewer (e.g. freeze=['W_in']) or do not train.")
         return out
 
@@ -398,11 +405,6 @@ class _Recurrent(brainstate.nn.Module):
         new, act = fwd.step_cells(params, model._current_state(), x, key=model._noise_key(), dt=self._dt)
         model._write_state(new)
         return new[-1][0], act
-
-
-def _short(value) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 @contextlib.contextmanager
