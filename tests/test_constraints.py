@@ -265,11 +265,11 @@ def test_initialiser_specs_spectral_orthogonal_identity_and_balanced_in_a_cell()
     W = np.asarray(cell.effective_params(cell.param_values())["W_rec"], np.float64)
     assert nt.models.spectral_radius(W) == pytest.approx(0.9, rel=1e-5)
     assert np.all(W.diagonal() == 0)
-    # Dale's law defaults to the balanced initialiser, radius 1
+    # Dale's law defaults to the balanced initialiser, radius 0.5 (as the orthogonal default)
     default = nt.models.LeakyRNNCell(2, 40, dale=0.8)
-    assert default.config()["w_rec_init"] == "balanced:1.0"
+    assert default.config()["w_rec_init"] == "balanced:0.5"
     W = np.asarray(default.effective_params(default.param_values())["W_rec"], np.float64)
-    assert nt.models.spectral_radius(W) == pytest.approx(1.0, rel=1e-5)
+    assert nt.models.spectral_radius(W) == pytest.approx(0.5, rel=1e-5)
 
 
 # --------------------------------------------------------------------------------------------

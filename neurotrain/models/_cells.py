@@ -76,7 +76,7 @@ class _Constrained:
 
     def _default_rec_init(self, spec, default):
         if spec is None:
-            return "balanced:1.0" if self.unit_types is not None else default
+            return "balanced:0.5" if self.unit_types is not None else default
         return spec
 
     def _raw_rec(self, spec, argument):
@@ -161,7 +161,7 @@ class VanillaRNNCell(_Constrained, Cell):
     w_rec_init : str or callable, optional
         Initialiser of the recurrent rows of ``W`` (e.g. ``"identity:1.0"`` for the IRNN of
         Le, Jaitly & Hinton 2015, ``"spectral:1.1"``); default: from ``w_init``, or
-        ``"balanced:1.0"`` with Dale's law.
+        ``"balanced:0.5"`` with Dale's law.
     bias : bool
         Learn a bias ``b`` of shape ``(num_rec,)``.
     train_h0 : bool
@@ -277,9 +277,9 @@ class LeakyRNNCell(_Constrained, Cell):
     w_in_init, w_rec_init : str or callable
         Initialisers of ``W_in`` ``(num_in, num_rec)`` and ``W_rec`` ``(num_rec, num_rec)``
         (see :func:`~neurotrain.models.make_initializer`). ``w_rec_init`` defaults to
-        ``"orthogonal:0.5"``, and to ``"balanced:1.0"`` (E/I balanced, spectral radius 1, no
-        outlier eigenvalue) with Dale's law; under Dale's law any other initialiser gives the
-        magnitudes ``|W|``.
+        ``"orthogonal:0.5"``, and to ``"balanced:0.5"`` (E/I balanced, spectral radius 0.5 as
+        the orthogonal default, no outlier eigenvalue) with Dale's law; under Dale's law any
+        other initialiser gives the magnitudes ``|W|``.
     bias, train_h0 : bool
         Learn a bias; learn the initial state.
     dale : float or sequence, optional
