@@ -219,6 +219,12 @@ class Areas:
         The recurrent connectivity (``mask[i, j]``: from unit ``i`` to unit ``j``).
     unit_types : ndarray of int8, shape ``(num_rec,)``
         ``+1`` excitatory, ``-1`` inhibitory (the first units of every area are excitatory).
+
+    Examples
+    --------
+    >>> areas = multi_area([4, 6])
+    >>> areas.num_rec, areas.slice(1), areas.input_mask(2).sum(axis=1).tolist()
+    (10, slice(4, 10, None), [4, 4])
     """
 
     sizes: tuple[int, ...]

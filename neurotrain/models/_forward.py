@@ -93,7 +93,18 @@ class Forward:
     def effective_params(self, params: Mapping[tuple, Any]) -> dict[tuple, Any]:
         """The weights the network uses, keyed like ``params``: every constrained matrix
         (Dale's law, connectivity masks, non-negative inputs or readout) masked and signed,
-        the other parameters as they are. Pure; penalties on weights are computed on it."""
+        the other parameters as they are. Pure; penalties on weights are computed on it.
+
+        Examples
+        --------
+        >>> import neurotrain as nt
+        >>> model = nt.models.RNN(nt.models.LeakyRNNCell(1, 4, dale=0.5), num_out=1)
+        >>> fwd = nt.models.forward(model)
+        >>> params = {k: -abs(v) for k, v in fwd.params().items()}      # raw weights, all <= 0
+        >>> W = fwd.effective_params(params)[("layers", 0, "W_rec")]
+        >>> bool((W[:2] >= 0).all() and (W[2:] <= 0).all())             # rows keep their unit's sign
+        True
+        """
         out = dict(params)
         for i, cell in enumerate(self.cells):
             own = self.cell_params(params, i)

@@ -67,6 +67,12 @@ class SpectralInit:
 
     PsychRNN initialises its recurrent weights this way (radius 1.1 by default). Square
     shapes only.
+
+    Examples
+    --------
+    >>> brainstate.random.seed(0)
+    >>> round(spectral_radius(SpectralInit(0.9)((30, 30))), 5)
+    0.9
     """
 
     def __init__(self, radius: float = 1.1):
@@ -140,6 +146,14 @@ class BalancedInit:
 
     Cells with Dale's law call it as ``init(shape, unit_types=..., mask=...)``; without unit
     types it is an error.
+
+    Examples
+    --------
+    >>> brainstate.random.seed(0)
+    >>> types = np.array([1, 1, 1, -1])
+    >>> w = np.asarray(BalancedInit(0.5)((4, 4), unit_types=types), np.float64)
+    >>> round(spectral_radius(types[:, None] * w), 5), bool((w >= 0).all())
+    (0.5, True)
     """
 
     def __init__(self, radius: float = 1.0):

@@ -140,10 +140,18 @@ def run_penalties(options) -> list:
     return out
 
 
-def run_schedule(options, task):
+def run_schedule(options):
     """The curriculum of the run's ``curriculum`` option as a schedule (``None`` without one).
 
     Each stage is the run's task with its task parameters updated by the stage's.
+
+    Examples
+    --------
+    >>> from neurotrain.runs import RunOptions
+    >>> opts = RunOptions(eval_every=50, curriculum={"param": "coherences", "values": [[51.2]],
+    ...                                              "thresholds": 0.9, "max_steps": 300})
+    >>> [(p.name, p.steps, p.until) for p in run_schedule(opts)]
+    [('stage 0', 300, 0.9), ('final', None, None)]
     """
     spec = options.curriculum
     if not spec:

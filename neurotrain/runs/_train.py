@@ -234,7 +234,7 @@ def _check_constraints(options, task, kind, cell_params, recorded=None) -> None:
     with brainstate.random.seed_context(0):
         net = build_model(kind, num_rec=options.hidden, task=task, num_layers=options.layers, **cell, **model)
     check_penalties(run_penalties(options), [".".join(map(str, k)) for k in net.states(brainstate.ParamState)])
-    run_schedule(options, task)
+    run_schedule(options)
 
 
 def _check_cell(cls, cell_params) -> None:
@@ -422,7 +422,7 @@ def train_run(options: RunOptions | None = None, *, resume: str | os.PathLike | 
     cbs += list(callbacks)
     train_config = opts.train_config().replace(log_every=LOG_EVERY)
     trainer = Trainer(model, task, optimizer, method=plan.method, config=train_config, callbacks=cbs,
-                      penalties=run_penalties(opts), schedule=run_schedule(opts, task))
+                      penalties=run_penalties(opts), schedule=run_schedule(opts))
     training = {**train_config.to_dict(), "checkpoint_every": opts.checkpoint_every,
                 "keep_checkpoints": opts.keep_checkpoints}
     now = datetime.datetime.now().isoformat(timespec="seconds")

@@ -232,7 +232,17 @@ _RESERVED = ("task_loss", "l2", "rate", "grad_norm", "max_activity")
 def check_penalties(penalties, names: Sequence[str] | None = None) -> tuple[Penalty, ...]:
     """``penalties`` as a checked tuple: each a :class:`Penalty`, names unique and not those
     of the built-in terms; with the model's parameter ``names``, weight penalties must name
-    existing parameters."""
+    existing parameters.
+
+    Examples
+    --------
+    >>> [p.name for p in check_penalties([RatePenalty("l1", 0.1)], ["layers.0.W_rec"])]
+    ['rate_l1']
+    >>> check_penalties([WeightPenalty("l1", 0.1, "W_out")], ["layers.0.W_rec", "readout.W"])
+    Traceback (most recent call last):
+    ...
+    neurotrain._errors.ConfigError: WeightPenalty(params='W_out'): the model has no such parameter; its parameters are layers.0.W_rec, readout.W (a cell parameter's name such as 'W_rec' covers every layer).
+    """
     if penalties is None:
         return ()
     if isinstance(penalties, Penalty):
