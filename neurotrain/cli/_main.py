@@ -45,7 +45,9 @@ EXIT_TERMINATED = 143
 EXIT_CODES = {"completed": 0, "already-done": 0, "diverged": EXIT_DIVERGED,
               "interrupted": EXIT_INTERRUPTED, "terminated": EXIT_TERMINATED}
 COMMANDS = ("train", "evaluate", "analyze", "export", "tasks")
-_TABLE_FLAGS = {"task_params": "--task-param", "cell_params": "--cell-param", "method_params": "--method-param"}
+_TABLE_FLAGS = {"task_params": "--task-param", "cell_params": "--cell-param", "method_params": "--method-param",
+                "masks": "--mask", "freeze": "--freeze", "weight_l1": "--weight-l1", "weight_l2": "--weight-l2",
+                "curriculum": "--curriculum"}
 _RAW = argparse.RawDescriptionHelpFormatter
 
 
@@ -196,6 +198,8 @@ def _given_options(args) -> dict[str, Any]:
     for name in RunOptions.names():
         if name in vars(args):
             value = getattr(args, name)
+            if name == "freeze":   # --freeze W_in: a bare name freezes the whole parameter
+                value = [v if "=" in v else f"{v}=true" for v in value]
             given[name] = parse_key_values(value, _TABLE_FLAGS[name]) if name in _TABLE_FLAGS else value
     return RunOptions.check_values(given, source="the command line")
 

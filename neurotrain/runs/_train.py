@@ -45,9 +45,11 @@ from ..training import (
     ProgressBar,
     TensorBoardLogger,
     Trainer,
+    check_penalties,
     get_method,
     learning_check,
 )
+from ._constraints import CONSTRAINT_CELL_PARAMS, model_arguments, run_penalties, run_schedule
 from ._directory import default_run_dir, run_config, run_summary, save_figures
 from ._notes import Notes, NotesCallback
 from ._options import RunOptions
@@ -163,7 +165,7 @@ def plan_run(options: RunOptions | None = None, *, resume: str | os.PathLike | N
                               f"Build one with RunOptions(...) or RunOptions.from_file(path).")
         if changes:
             options = options.updated(changes, source="train_run")
-    task, kind, cell_params, method = _build(options)
+    task, kind, cell_params, method = _build(options, recorded)
     resolved = dataclasses.replace(options, cell=kind, cell_params=cell_params)
     out_given = resolved.out is not None
     if not out_given:
@@ -195,7 +197,7 @@ def _resume_options(run_dir: str, changes: Mapping[str, Any]) -> tuple[RunOption
     return dataclasses.replace(options, **{**given, "out": run_dir}), config
 
 
-def _build(options: RunOptions):
+def _build(options: RunOptions, recorded: dict | None = None):
     """The task, the canonical cell name, the resolved cell parameters and the method."""
     try:
         task = make_task(options.task, **options.task_params)
@@ -211,8 +213,34 @@ def _build(options: RunOptions):
         raise
     except Exception as e:
         raise ConfigError(f"bad method_params for method {options.method!r}: {type(e).__name__}: {e}") from None
-    _check_cell(cls, cell_params)
+    if not _constrained(options, cell_params):
+        _check_cell(cls, cell_params)
+    else:   # the constraints need the real sizes (e.g. an E fraction of `hidden` units)
+        _check_cell(cls, {k: v for k, v in cell_params.items() if not _constraint_param(k, v)})
+        _check_constraints(options, task, cls.kind, cell_params, recorded)
     return task, cls.kind, cell_params, method
+
+
+def _constraint_param(name, value) -> bool:
+    """A cell parameter that needs the real layer size to be checked (a per-unit tau too)."""
+    return name in CONSTRAINT_CELL_PARAMS or (name == "tau" and not isinstance(value, (int, float)))
+
+
+def _constrained(options, cell_params) -> bool:
+    return bool(options.dale is not None or options.masks or options.freeze or options.readout_from != "all"
+                or options.positive_readout or options.weight_l1 or options.weight_l2 or options.rate_l1
+                or options.curriculum or any(_constraint_param(k, v) for k, v in cell_params.items()))
+
+
+def _check_constraints(options, task, kind, cell_params, recorded=None) -> None:
+    """Build the model once with the run's constraints, penalties and curriculum: a bad one
+    (a mask of the wrong shape, an E fraction outside (0, 1), Dale's law on a GRU...) fails
+    here, before any file is written."""
+    cell, model = model_arguments(dataclasses.replace(options, cell_params=cell_params), recorded, task=task)
+    with brainstate.random.seed_context(0):
+        net = build_model(kind, num_rec=options.hidden, task=task, num_layers=options.layers, **cell, **model)
+    check_penalties(run_penalties(options), [".".join(map(str, k)) for k in net.states(brainstate.ParamState)])
+    run_schedule(options)
 
 
 def _check_cell(cls, cell_params) -> None:
@@ -453,7 +481,9 @@ def _train(plan: RunPlan, target, note: Notes, callbacks: Sequence[Any], command
     out, steps = layout.root, opts.steps
 
     brainstate.random.seed(opts.seed)
-    model = build_model(opts.cell, num_rec=opts.hidden, task=task, num_layers=opts.layers, **opts.cell_params)
+    cell_params, model_params = model_arguments(opts, plan.recorded if plan.resume else None)
+    model = build_model(opts.cell, num_rec=opts.hidden, task=task, num_layers=opts.layers, **cell_params,
+                        **model_params)
     optimizer = braintools.optim.Adam(lr=opts.lr)
     checkpointer = Checkpoint(out, every=opts.checkpoint_every, keep=opts.keep_checkpoints)
     cbs: list[Any] = [CSVLogger(layout.metrics_file), checkpointer]
@@ -464,7 +494,8 @@ def _train(plan: RunPlan, target, note: Notes, callbacks: Sequence[Any], command
         cbs.insert(0, ProgressBar(desc=f"{task.name} ({opts.cell}, {plan.method.name})"))
     cbs += list(callbacks)
     train_config = opts.train_config().replace(log_every=LOG_EVERY)
-    trainer = Trainer(model, task, optimizer, method=plan.method, config=train_config, callbacks=cbs)
+    trainer = Trainer(model, task, optimizer, method=plan.method, config=train_config, callbacks=cbs,
+                      penalties=run_penalties(opts), schedule=run_schedule(opts))
     training = {**train_config.to_dict(), "checkpoint_every": opts.checkpoint_every,
                 "keep_checkpoints": opts.keep_checkpoints}
     now = datetime.datetime.now().isoformat(timespec="seconds")
