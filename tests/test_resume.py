@@ -67,11 +67,20 @@ def _params(run_dir):
     return read_checkpoint(latest_checkpoint(run_dir))["params"]
 
 
+def _is_new_run(run_dir):
+    """Whether ``run_dir`` holds the run of ``RUN`` (the copy task), not the earlier one."""
+    try:
+        return json.loads((Path(run_dir) / "config.json").read_text())["task"]["name"] == "copy"
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
 def _kill_at_random_step(proc, run_dir, rng):
     """SIGKILL ``proc`` a random moment after its checkpoint of a random step has appeared."""
     target = rng.randint(1, STEPS * 2 // 3)
     while proc.poll() is None:
-        done = max((s for s, _ in list_checkpoints(run_dir)), default=0)
+        # until the new run is swapped in, the folder holds the earlier run and its checkpoints
+        done = max((s for s, _ in list_checkpoints(run_dir)), default=0) if _is_new_run(run_dir) else 0
         if done >= target:
             time.sleep(rng.uniform(0.0, 0.02))  # land between checkpoints, or during a write
             proc.kill()

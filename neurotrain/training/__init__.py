@@ -25,8 +25,8 @@ from ._losses import Objective, l2_penalty, masked_cross_entropy, masked_mse, ra
 from ._methods import BPTT, METHODS, GradientMethod, StepContext, get_method, register_method
 from ._online import DRTRL, ESDRTRL, OnlineMethod, PPProp
 from ._optim import FunctionalOptimizer, functional_optimizer
-from ._population import HYPERPARAMETERS, Population, summarize, trimmed_mean
 from ._penalties import CustomPenalty, Penalty, RatePenalty, WeightPenalty, check_penalties
+from ._population import HYPERPARAMETERS, Population, summarize, trimmed_mean
 from ._schedule import Phase
 from ._step import clip_by_global_norm
 

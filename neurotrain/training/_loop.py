@@ -32,6 +32,7 @@ from ._history import History
 from ._losses import Objective
 from ._methods import BPTT, GradientMethod
 from ._optim import functional_optimizer
+from ._penalties import check_penalties
 from ._population import (
     Population,
     as_population,
@@ -41,7 +42,6 @@ from ._population import (
     trimmed_mean,
     where_active,
 )
-from ._penalties import check_penalties
 from ._schedule import Phase, resolve_schedule
 from ._signals import stop_on_signals
 from ._step import make_eval_fn, make_train_step
