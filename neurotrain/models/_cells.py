@@ -532,40 +532,29 @@ class LeakyRNNCell(_Constrained, Cell):
 
     # --- the pure step ---------------------------------------------------------------------
     def step(self, params, state, x, *, key=None, dt=None):
-        if self.noise_process == "ou":
-            return self._step_ou(params, state, x, key=key, dt=dt)
-        (h,) = state
+        h = state[0]
         alpha = self._step_alpha(params, dt, h.dtype)
         noisy = key is not None and self.noise
         # the noise levels may come with the parameters (one per network of a population)
         sigma_in, sigma_rec = params.get("sigma_in", self.sigma_in), params.get("sigma_rec", self.sigma_rec)
+        rec_noise = noisy and ("sigma_rec" in params or self.sigma_rec > 0)
         if noisy:
             k_in, k_rec = jax.random.split(key)
         if noisy and ("sigma_in" in params or self.sigma_in > 0):
             x = x + sigma_in * jax.random.normal(k_in, x.shape, x.dtype)
         pre = (braintrace.matmul(h, params["W_rec"], weight_fn=self._w_rec_fn)
                + braintrace.matmul(x, params["W_in"], params.get("b"), weight_fn=self._w_in_fn))
-        if noisy and ("sigma_rec" in params or self.sigma_rec > 0):
+        if self.noise_process == "ou":   # the noise is a state: sigma_rec * eta now, then eta moves on
+            eta = state[1]
+            pre = pre + sigma_rec * eta
+            a_eta = check_dt_tau(self.dt if dt is None else float(dt), self.tau_noise, name="tau_noise")
+            eta = (1.0 - a_eta) * eta
+            if rec_noise:
+                eta = eta + (2.0 * a_eta) ** 0.5 * jax.random.normal(k_rec, h.shape, h.dtype)
+            return (1.0 - alpha) * h + alpha * self.activation(pre), eta
+        if rec_noise:
             pre = pre + (2.0 / alpha) ** 0.5 * sigma_rec * jax.random.normal(k_rec, h.shape, h.dtype)
         return ((1.0 - alpha) * h + alpha * self.activation(pre),)
-
-    def _step_ou(self, params, state, x, *, key, dt):
-        h, eta = state
-        alpha = self._step_alpha(params, dt, h.dtype)
-        a_eta = check_dt_tau(self.dt if dt is None else float(dt), self.tau_noise, name="tau_noise")
-        noisy = key is not None and self.noise
-        sigma_in, sigma_rec = params.get("sigma_in", self.sigma_in), params.get("sigma_rec", self.sigma_rec)
-        if noisy:
-            k_in, k_rec = jax.random.split(key)
-        if noisy and ("sigma_in" in params or self.sigma_in > 0):
-            x = x + sigma_in * jax.random.normal(k_in, x.shape, x.dtype)
-        pre = (braintrace.matmul(h, params["W_rec"], weight_fn=self._w_rec_fn)
-               + braintrace.matmul(x, params["W_in"], params.get("b"), weight_fn=self._w_in_fn)
-               + sigma_rec * eta)
-        eta = (1.0 - a_eta) * eta
-        if noisy and ("sigma_rec" in params or self.sigma_rec > 0):
-            eta = eta + (2.0 * a_eta) ** 0.5 * jax.random.normal(k_rec, h.shape, h.dtype)
-        return (1.0 - alpha) * h + alpha * self.activation(pre), eta
 
 
 class GRUCell(Cell):
