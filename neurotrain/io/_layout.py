@@ -7,13 +7,15 @@ A run directory, as ``neurotrain train`` / :func:`neurotrain.runs.train_run` wri
       checkpoints/         step-00000000.msgpack, step-00000500.msgpack, ...
       metrics.csv          the training log
       summary.json         headline numbers of the training run
-      figures/             loss_curve.png, example_trials.png, performance_by_condition.png,
+      figures/             loss_curve.png, example_trials.png, performance_by_condition.png
+                           (a population: loss_curve.png, population_scores.png),
                            and the figures of ``analyze`` (fixed_points_2d.png, ...)
       tensorboard/         TensorBoard event files (only with tensorboardX or torch installed)
       evaluation.json      written by ``evaluate``
       analysis.json        written by ``analyze``
       analysis/            written by ``analyze``: fixed_points, pca, psychometric (.json + .npz)
       export/              written by ``export``: weights.npz, description.json
+      networks/            a population's networks split out as run directories (net-000, ...)
       checkpoint.msgpack   the single checkpoint of runs written before checkpoints/ (read only)
 
 Every other module takes these names from :class:`RunLayout` (``neurotrain.io.CONFIG_FILE``
@@ -74,8 +76,11 @@ class RunLayout:
     ANALYSIS_DIR: ClassVar[str] = "analysis"
     EXPORT_DIR: ClassVar[str] = "export"
     TENSORBOARD_DIR: ClassVar[str] = "tensorboard"
+    #: a population's networks split out as ordinary run directories (``net-<k>``)
+    NETWORKS_DIR: ClassVar[str] = "networks"
     #: figures ``train`` draws into ``figures/`` (names without extension)
-    TRAIN_FIGURES: ClassVar[tuple[str, ...]] = ("loss_curve", "example_trials", "performance_by_condition")
+    TRAIN_FIGURES: ClassVar[tuple[str, ...]] = ("loss_curve", "example_trials", "performance_by_condition",
+                                                "population_scores")
     #: figures ``analyze`` draws into ``figures/``
     ANALYSIS_FIGURES: ClassVar[tuple[str, ...]] = ("fixed_points_2d", "fixed_points_3d", "eigenvalues",
                                                    "eigenvalues_ct", "activity_heatmap", "psychometric")
@@ -153,6 +158,10 @@ class RunLayout:
     def figure(self, name: str, fmt: str = "png") -> str:
         """``figures/<name>.<fmt>``."""
         return self._path(self.FIGURES_DIR, f"{name}.{fmt}")
+
+    def network_dir(self, k: int) -> str:
+        """``networks/net-<k, 3 digits>``: network ``k`` of a population as a run directory of its own."""
+        return self._path(self.NETWORKS_DIR, f"net-{int(k):03d}")
 
     def analysis_result(self, name: str) -> str:
         """``analysis/<name>`` (without extension: a result is saved as ``.json`` + ``.npz``)."""

@@ -253,7 +253,7 @@ def save_figures(run_dir: str | os.PathLike, *, task, result=None, evaluation=No
     is written atomically (:func:`neurotrain.io.save_figure`).
     """
     layout = RunLayout(run_dir)
-    loss_curve, example_trials, by_condition = RunLayout.TRAIN_FIGURES
+    loss_curve, example_trials, by_condition = RunLayout.TRAIN_FIGURES[:3]
     made: list[tuple[str, Any]] = []
     if result is not None and len(result.loss):
         made.append((loss_curve, lambda: plot.loss_curve(result)))
@@ -304,6 +304,10 @@ def load_run(run_dir: str | os.PathLike):
     """
     run_dir = os.fspath(run_dir)
     model, task, config = build_run(run_dir)
+    if isinstance(config.get("population"), dict):
+        raise CheckpointError(f"{run_dir} holds a population of {config['population'].get('size')} networks, not "
+                              f"one model; read it with neurotrain.runs.read_population_run, or write one network "
+                              f"as a run of its own with neurotrain.runs.split_network({run_dir!r}, k).")
     load_checkpoint(run_checkpoint(run_dir), model)
     return model, task, config
 

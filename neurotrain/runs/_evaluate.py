@@ -13,6 +13,7 @@ from ..io import RunLayout, jsonable, library_versions, read_json, write_json
 from ._directory import load_run
 from ._notes import Notes, NotesCallback
 from ._options import RUN_DEFAULTS
+from ._population import evaluate_population_run, is_population_run
 from ._report import PROG, format_report
 
 __all__ = ["evaluate_run", "EvaluateRunResult"]
@@ -76,6 +77,8 @@ def evaluate_run(run_dir: str | os.PathLike, *, trials: int | None = None, seed:
     Returns
     -------
     EvaluateRunResult
+        Or, for a population run, a :class:`PopulationEvaluateRunResult` (every network scored,
+        by default on the trials of its final evaluation: its seed + 1).
 
     Raises
     ------
@@ -93,6 +96,8 @@ def evaluate_run(run_dir: str | os.PathLike, *, trials: int | None = None, seed:
     >>> result.num_trials, result.seed, sorted(result.record["scores"])[:1]
     (16, 4, ['mse'])
     """
+    if is_population_run(run_dir):   # every network of the population, and their summary
+        return evaluate_population_run(run_dir, trials=trials, seed=seed, notes=notes)
     note = Notes(notes)
     layout = RunLayout(run_dir)
     trials = check_int("trials", trials, minimum=1, allow_none=True)

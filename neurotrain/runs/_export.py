@@ -5,10 +5,12 @@ from __future__ import annotations
 import dataclasses
 import os
 
+from .._errors import ConfigError
 from .._validate import check_choice
 from ..io import EXPORT_FORMATS, RunLayout, export_weights, read_checkpoint, run_checkpoint
 from ._directory import load_run
 from ._notes import Notes, NotesCallback
+from ._population import is_population_run
 from ._report import PROG
 
 __all__ = ["export_run", "ExportRunResult"]
@@ -78,6 +80,10 @@ def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike | None = N
     (0, ['layers.0.W', 'layers.0.b'], 0)
     """
     check_choice("format", format, EXPORT_FORMATS)   # before loading anything
+    if is_population_run(run_dir):
+        raise ConfigError(f"{run_dir} holds a population of networks; export one network at a time: split it "
+                          f"first (neurotrain split {run_dir} --network K, or neurotrain.runs.split_network) and "
+                          f"export the run directory that writes.")
     note = Notes(notes)
     layout = RunLayout(run_dir)
     with note.warnings():

@@ -41,6 +41,16 @@ from ..training import Checkpoint, CSVLogger, ProgressBar, TensorBoardLogger, Tr
 from ._directory import default_run_dir, run_config, run_summary, save_figures
 from ._notes import Notes, NotesCallback
 from ._options import RunOptions
+from ._population import (
+    check_population_plan,
+    final_eval_seed,
+    finish_population_run,
+    population_config,
+    population_report,
+    population_trainer_options,
+    remove_split_networks,
+    short_population_extra,
+)
 from ._report import PROG, format_report
 
 __all__ = ["train_run", "plan_run", "RunPlan", "TrainRunResult", "ResumeError", "TRAIN_STATUSES"]
@@ -199,6 +209,7 @@ def _build(options: RunOptions):
     except Exception as e:
         raise ConfigError(f"bad method_params for method {options.method!r}: {type(e).__name__}: {e}") from None
     _check_cell(cls, cell_params)
+    check_population_plan(options, cls, method)
     return task, cls.kind, cell_params, method
 
 
@@ -296,8 +307,14 @@ class TrainRunResult:
             o = self.options
             header = (f"{PROG}: trained a {o.cell} RNN ({o.layers} x {o.hidden} units) on "
                       f"{self.task.name} with {self.method}")
+            pop = o.population_spec()
+            if pop is not None:
+                header = (f"{PROG}: trained {pop.size} {o.cell} RNNs ({o.layers} x {o.hidden} units) together on "
+                          f"{self.task.name} with {self.method}")
             if self.resumed_from is not None:
                 header += f" (resumed at step {self.resumed_from})"
+            if pop is not None:
+                return population_report(header=header, run_dir=out, summary=self.summary, task=self.task)
             return format_report(task=self.task, evaluation=self.evaluation, run_dir=out, summary=self.summary,
                                  seed=self.eval_seed, header=header)
         if self.status == "already-done":
@@ -380,11 +397,13 @@ def train_run(options: RunOptions | None = None, *, resume: str | os.PathLike | 
     board = TensorBoardLogger(layout.tensorboard_dir)
     if board.available:
         cbs.append(board)
+    population = population_trainer_options(opts)
     if not opts.no_progress:
-        cbs.insert(0, ProgressBar(desc=f"{task.name} ({opts.cell}, {plan.method.name})"))
+        what = f", {population['population'].size} networks" if population else ""
+        cbs.insert(0, ProgressBar(desc=f"{task.name} ({opts.cell}, {plan.method.name}{what})"))
     cbs += list(callbacks)
     train_config = opts.train_config().replace(log_every=LOG_EVERY)
-    trainer = Trainer(model, task, optimizer, method=plan.method, config=train_config, callbacks=cbs)
+    trainer = Trainer(model, task, optimizer, method=plan.method, config=train_config, callbacks=cbs, **population)
     training = {**train_config.to_dict(), "checkpoint_every": opts.checkpoint_every,
                 "keep_checkpoints": opts.keep_checkpoints}
     now = datetime.datetime.now().isoformat(timespec="seconds")
@@ -422,6 +441,7 @@ def train_run(options: RunOptions | None = None, *, resume: str | os.PathLike | 
                 note(f"note: replacing the earlier run in {out}")
             for path in earlier:
                 os.remove(path)
+            remove_split_networks(out, note)
         except OSError as e:
             raise ConfigError(f"cannot create the run directory {out!r}: {e.strerror or e}") from None
         config = {
@@ -433,6 +453,7 @@ def train_run(options: RunOptions | None = None, *, resume: str | os.PathLike | 
             "cli": {"task": opts.task, "task_params": opts.task_params, "cell": opts.cell,
                     "hidden": opts.hidden, "layers": opts.layers, "cell_params": opts.cell_params},
             "options": opts.to_dict(),
+            **population_config(opts),
         }
     # written before training, so that a crashed run still says what it was (and can resume)
     write_json(layout.config_file, run_config(model=model, task=task, config=config, optimizer=optimizer))
@@ -449,6 +470,18 @@ def train_run(options: RunOptions | None = None, *, resume: str | os.PathLike | 
         return TrainRunResult("diverged", steps_done=last_step, summary=summary, notes=tuple(note.items),
                               checkpoint=last, checkpoint_step=last_step, error=str(e), **common)
 
+    if result.stop_reason == "diverged":   # a population: every network diverged (each one stopped)
+        with note.warnings():
+            last = latest_checkpoint(out)
+        last_step = None if last is None else int(read_checkpoint(last)["step"])
+        error = "every network of the population diverged (" + "; ".join(
+            f"network {k}: {why}" for k, (_, why) in sorted(trainer.stopped.items())) + ")."
+        summary = _short_summary(layout, task, steps_done=last_step, steps=steps, stop_reason="diverged",
+                                 extra={"error": error, "last_checkpoint": last, "last_checkpoint_step": last_step,
+                                        **short_population_extra(trainer)})
+        return TrainRunResult("diverged", steps_done=last_step, summary=summary, notes=tuple(note.items),
+                              checkpoint=last, checkpoint_step=last_step, error=error, **common)
+
     if result.stop_reason == "interrupted":
         terminated = trainer.interrupted_by == getattr(signal, "SIGTERM", None)
         written = trainer.consistent and checkpointer.last_step == trainer.step
@@ -458,19 +491,26 @@ def train_run(options: RunOptions | None = None, *, resume: str | os.PathLike | 
             with note.warnings():
                 ckpt = latest_checkpoint(out)
         summary = _short_summary(layout, task, steps_done=trainer.step, steps=steps, stop_reason="interrupted",
-                                 extra={"final_loss": float(result.final_loss) if len(result.loss) else None})
+                                 extra={"final_loss": float(result.final_loss) if len(result.loss) else None,
+                                        **short_population_extra(trainer)})
         return TrainRunResult("terminated" if terminated else "interrupted", steps_done=trainer.step,
                               summary=summary, notes=tuple(note.items), train_result=result,
                               resumed_from=result.resumed_from, checkpoint=ckpt, checkpoint_written=written,
                               **common)
 
-    eval_seed = opts.seed + 1
-    evaluation = an.evaluate(model, task, opts.eval_trials, seed=eval_seed)
+    eval_seed = final_eval_seed(opts.seed)
+    if trainer.K is None:
+        evaluation = an.evaluate(model, task, opts.eval_trials, seed=eval_seed)
     write_json(layout.config_file, run_config(model=model, task=task, config=config, optimizer=optimizer))
     extra = {"resumed_from": result.resumed_from} if result.resumed_from is not None else None
-    summary = jsonable(run_summary(task, result, evaluation, extra))
-    write_json(layout.summary_file, summary)
-    figures = () if opts.no_figures else tuple(save_figures(out, task=task, result=result, evaluation=evaluation))
+    if trainer.K is not None:   # every network scored on fresh trials; a table per network
+        evaluation, summary, figures = finish_population_run(trainer=trainer, result=result, task=task,
+                                                             options=opts, layout=layout, extra=extra)
+    else:
+        summary = jsonable(run_summary(task, result, evaluation, extra))
+        write_json(layout.summary_file, summary)
+        figures = () if opts.no_figures else tuple(save_figures(out, task=task, result=result,
+                                                                evaluation=evaluation))
     return TrainRunResult("completed", steps_done=int(result.num_steps), summary=summary, notes=tuple(note.items),
                           train_result=result, evaluation=evaluation, eval_seed=eval_seed,
                           resumed_from=result.resumed_from, checkpoint=checkpointer.last_path,
