@@ -324,6 +324,9 @@ class RunOptions:
                 continue
             object.__setattr__(self, f.name, _check(f.name, value, "RunOptions"))
         self.train_config()   # the settings together, as the trainer will check them
+        # the networks, resolved once (not a field: equality and replace() see the options only)
+        object.__setattr__(self, "_population", population_of(
+            population=self.population, population_grid=self.population_grid, seed=self.seed))
         if self.population_spec() is None and (self.devices is not None or self.chunk is not None):
             raise ConfigError(f"RunOptions: {'devices' if self.devices is not None else 'chunk'} applies to "
                               f"populations; set population (e.g. --population 8) too, or leave it out.")
@@ -471,7 +474,7 @@ class RunOptions:
     def population_spec(self):
         """The :class:`~neurotrain.training.Population` of ``population`` and ``population_grid``
         (``None``: one network)."""
-        return population_of(population=self.population, population_grid=self.population_grid, seed=self.seed)
+        return self._population
 
     def train_config(self) -> TrainConfig:
         """The training settings as the :class:`~neurotrain.training.TrainConfig` the run trains with."""
