@@ -817,7 +817,7 @@ class SweepStatus:
                  j.job_id or "", (j.error or "")[:70]] for j in self.jobs]
         c = self.counts()
         head = ", ".join(f"{v} {k}" for k, v in c.items() if v)
-        return f"{len(self.jobs)} jobs: {head}\n" + format_table(
+        return f"{len(self.jobs)} job(s): {head}\n" + format_table(
             ["job", "state", "steps", "networks", "job id", "error"], rows, align_left=2)
 
     def report(self) -> str:
