@@ -21,6 +21,7 @@ import time
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import neurotrain as nt
@@ -235,3 +236,46 @@ def test_the_slurm_submission_is_a_job_array_of_the_jobs(tmp_path, monkeypatch):
     assert calls == [(plan.out, 0), (plan.out, 1), (plan.out, 2)]
     requeue = delayed.function.checkpoint(*delayed.args)
     assert requeue.args == (plan.out, 2)
+
+
+def test_a_job_leaving_on_a_requeue_signal_writes_a_whole_checkpoint_and_resumes(tmp_path, monkeypatch):
+    """submitit's handler of a timeout / preemption signal (USR2 on Slurm) requeues the job and
+    calls sys.exit inside training: the checkpoint written on the way out is whole, and the
+    requeued job resumes from it to the result of an uninterrupted job."""
+    from neurotrain.runs import run_sweep_job
+    from neurotrain.training import Trainer
+
+    opts = RunOptions(**{**TINY, "steps": 12, "checkpoint_every": 0, "eval_every": 4})
+    plan = plan_sweep(opts, grid={"lr": [1e-3, 1e-2]}, out=tmp_path / "s")
+    plan.save()
+    ref = plan_sweep(opts, grid={"lr": [1e-3, 1e-2]}, out=tmp_path / "ref")
+    run_sweep(ref, executor="serial")
+
+    def leave(signum, frame):   # what submitit's checkpoint_and_try_requeue ends with
+        raise SystemExit(-1)
+
+    original = Trainer._call_step
+
+    def call_step(self, fn, i):     # the signal lands while step 10 runs: step 9 is done but not logged
+        out = original(self, fn, i)
+        if int(i) == 9:
+            os.kill(os.getpid(), signal.SIGUSR2)
+        return out
+
+    old = signal.signal(signal.SIGUSR2, leave)
+    monkeypatch.setattr(Trainer, "_call_step", call_step)
+    try:
+        with pytest.raises(SystemExit):
+            run_sweep_job(plan.out, 0)
+    finally:
+        monkeypatch.undo()
+        signal.signal(signal.SIGUSR2, old)
+    job = plan.job_dir(0)
+    assert [s for s, _ in nt.io.list_checkpoints(job)] == [0, 9]
+    assert json.loads(Path(plan.out, "status", "job-000.json").read_text())["state"] == "interrupted"
+    assert sweep_status(plan.out).jobs[0].state == "failed"
+    assert run_sweep_job(plan.out, 0)["status"] == "completed"          # the requeued job
+    a, b = (nt.io.read_checkpoint(nt.io.latest_checkpoint(d)) for d in (ref.job_dir(0), job))
+    for k in a["params"]:
+        np.testing.assert_array_equal(b["params"][k], a["params"][k], err_msg=k)
+    np.testing.assert_array_equal(b["history"]["loss"], a["history"]["loss"])   # every step's, both networks

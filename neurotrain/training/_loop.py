@@ -972,6 +972,18 @@ class Trainer:
                     except TrainingDivergedError:
                         pass
                 self.stop_reason = "interrupted"
+            except SystemExit:
+                # the process is leaving (e.g. submitit's handler of a Slurm timeout or preemption
+                # signal, which requeues the job): record the finished steps, so that the
+                # checkpoint the callbacks write on the way out is whole, then leave
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    try:
+                        flush()
+                    except TrainingDivergedError:
+                        pass
+                self.stop_reason = "interrupted"
+                raise
             except TrainingDivergedError:
                 self.stop_reason = "diverged"
                 raise
