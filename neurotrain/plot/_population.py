@@ -150,7 +150,7 @@ def population_scores(evaluation, ax=None, *, metric: str | None = None, title: 
     if metric not in scores:
         raise ConfigError(f"metric {metric!r} is not among the scores {sorted(scores)}.")
     if ax is None:
-        fig, ax = plt.subplots(figsize=(4.5, 4), layout="constrained")
+        fig, ax = plt.subplots(figsize=(5.5, 4), layout="constrained")
     else:
         fig = ax.figure
     v = scores[metric]
@@ -168,7 +168,7 @@ def population_scores(evaluation, ax=None, *, metric: str | None = None, title: 
     ax.set_ylabel(metric)
     ax.grid(True, axis="y", alpha=0.3)
     ax.legend(fontsize="small", frameon=False, loc="best")
-    ax.set_title(title if title is not None else f"{evaluation.task}: {metric} per network")
+    ax.set_title(title if title is not None else f"{metric} of each network\n{evaluation.task}", fontsize="medium")
     return fig
 
 
@@ -221,8 +221,11 @@ def sweep_scores(table: Sequence[Mapping], *, metric: str, config_key: str = "co
     best = int(np.argmax(finite) if higher_is_better else np.argmin(finite))
     ax.bar([best], [means[best]], width=0.6, color="none", edgecolor="C3", lw=2.0, label="best")
     ax.set_xticks(np.arange(len(configs)))
-    ax.set_xticklabels([str(labels.get(c, c)) for c in configs], rotation=30 if len(configs) > 4 else 0,
-                       ha="right" if len(configs) > 4 else "center", fontsize="small")
+    names = [str(labels.get(c, c)) for c in configs]
+    for prefix in ("task_params.", "cell_params.", "method_params."):   # "tau=50" reads better
+        names = [n.replace(prefix, "") for n in names]
+    tilt = len(configs) > 4 or max(len(n) for n in names) * len(configs) > 48
+    ax.set_xticklabels(names, rotation=30 if tilt else 0, ha="right" if tilt else "center", fontsize="small")
     ax.set_xlabel("configuration")
     ax.set_ylabel(metric)
     ax.grid(True, axis="y", alpha=0.3)
