@@ -10,9 +10,7 @@ tests/test_population.py). A population run resumed after SIGTERM (in process) o
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import io
 import json
 import os
 import random
@@ -20,14 +18,13 @@ import signal
 import subprocess
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import run_cli
 
 import neurotrain as nt
-from neurotrain.cli import main
 from neurotrain.io import checkpoint_path, latest_checkpoint, list_checkpoints, read_checkpoint
 from neurotrain.runs import RunOptions, split_network, train_run
 from neurotrain.training import CSVLogger
@@ -35,14 +32,6 @@ from neurotrain.training import CSVLogger
 TRIALS = 200
 BASE = dict(task="pdm", cell="leaky", hidden=8, batch_size=8, steps=20, eval_every=10, eval_trials=TRIALS,
             checkpoint_every=10, keep_checkpoints=0, no_progress=True)
-
-
-def _cli(argv):
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        code = main(argv)
-    return code, out.getvalue(), err.getvalue()
 
 
 def _one_error(err: str) -> str:
@@ -123,7 +112,7 @@ def test_bad_populations_on_the_command_line_are_one_line_errors(tmp_path):
         (["--population", "3", "--devices", "2"], "devices=2 but only 1 device(s) are visible"),
     ]
     for extra, needle in cases:
-        code, _, err = _cli(tiny + extra)
+        code, _, err = run_cli(tiny + extra)
         assert code == 2, (extra, err)
         assert needle in _one_error(err), (extra, err)
     assert not (tmp_path / "x" / "checkpoints").exists()   # nothing was trained
@@ -222,7 +211,7 @@ def test_a_population_run_is_not_one_model(runs):
         nt.runs.export_run(pop.run_dir)
     with pytest.raises(nt.ConfigError, match="network = 4 is not valid|network must be an integer"):
         split_network(pop.run_dir, 4)
-    code, _, err = _cli(["export", pop.run_dir])
+    code, _, err = run_cli(["export", pop.run_dir])
     assert code == 2 and "neurotrain split" in _one_error(err)
 
 
@@ -237,7 +226,7 @@ def test_evaluate_and_analyze_every_network(runs):
     assert len(record["networks"]) == 4 and "trimmed_mean" in record["population_summary"]["accuracy"]
     paired = nt.runs.evaluate_run(pop.run_dir, seed=7, trials=50)
     assert paired.evaluation.seeds == (7,) * 4 and len(set(paired.evaluation.scores["ideal_accuracy"])) == 1
-    code, out, err = _cli(["analyze", pop.run_dir, "--networks", "0,3", "--trials", "32", "--candidates", "8",
+    code, out, err = run_cli(["analyze", pop.run_dir, "--networks", "0,3", "--trials", "32", "--candidates", "8",
                            "--no-figures"])
     assert code == 0, err
     assert "analysed 2 networks" in out and "stable" in out and "trimmed mean" in out

@@ -9,35 +9,24 @@ would be submitted: fake ``sbatch`` / ``srun`` record the job array script submi
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import io
 import json
 import os
 import pickle
 import signal
 import stat
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import run_cli
 
 import neurotrain as nt
-from neurotrain.cli import main
 from neurotrain.runs import RunOptions, collect_sweep, plan_sweep, run_sweep, sweep_status
 
 TINY = dict(task="integrator", cell="vanilla", hidden=8, batch_size=4, steps=6, eval_every=0, eval_trials=16,
             no_figures=True)
-
-
-def _cli(argv):
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        code = main(argv)
-    return code, out.getvalue(), err.getvalue()
 
 
 # --------------------------------------------------------------------------------------------
@@ -92,19 +81,19 @@ def test_bad_sweeps_are_named(kwargs, needle, tmp_path):
 
 def test_sweep_command_line_errors_and_dry_run(tmp_path):
     base = ["sweep", "--task", "integrator", "--cell", "vanilla", "--hidden", "8", "--steps", "4"]
-    code, out, err = _cli(base + ["--grid", "lr=1e-3,1e-2", "--seeds", "2", "--dry-run", "--out", str(tmp_path / "d")])
+    code, out, err = run_cli(base + ["--grid", "lr=1e-3,1e-2", "--seeds", "2", "--dry-run", "--out", str(tmp_path / "d")])
     assert code == 0, err
     assert "2 configuration(s) x seeds = 4 networks in 1 job(s)" in out and "lr=0.001" in out
     assert not (tmp_path / "d").exists()   # a dry run writes nothing
     for extra, needle in [(["--grid", "tau=1,2"], "'tau' is not an option a sweep can vary"),
                           (["--grid", "lr"], "--grid expects KEY=V1,V2"),
                           (["--resume", str(tmp_path), "--grid", "lr=1,2"], "takes no run options")]:
-        code, _, err = _cli(base + extra)
+        code, _, err = run_cli(base + extra)
         lines = [x for x in err.strip().splitlines() if x.strip()]
         assert code == 2 and len(lines) == 1 and needle in lines[0], (extra, err)
     for extra, needle in [(["--status", str(tmp_path / "none")], "is not a sweep folder: it does not exist"),
                           (["--status", str(tmp_path), "--collect", str(tmp_path)], "cannot be combined")]:
-        code, _, err = _cli(["sweep", *extra])
+        code, _, err = run_cli(["sweep", *extra])
         lines = [x for x in err.strip().splitlines() if x.strip()]
         assert code == 2 and len(lines) == 1 and needle in lines[0], (extra, err)
 
@@ -135,9 +124,9 @@ def test_a_serial_sweep_writes_the_results_table(tmp_path):
     other = plan_sweep(RunOptions(**TINY), grid={"lr": [1e-3, 3e-2]}, seeds=2, out=tmp_path / "s")
     with pytest.raises(nt.ConfigError, match="holds another sweep"):
         run_sweep(other, executor="serial")
-    code, out, _ = _cli(["sweep", "--status", str(tmp_path / "s")])
+    code, out, _ = run_cli(["sweep", "--status", str(tmp_path / "s")])
     assert code == 0 and "job-000 done 6/6 4" in " ".join(out.split())
-    code, out, _ = _cli(["sweep", "--collect", str(tmp_path / "s")])
+    code, out, _ = run_cli(["sweep", "--collect", str(tmp_path / "s")])
     assert code == 0 and "mse per configuration" in out and "results.md" in out
 
 
@@ -174,7 +163,7 @@ def test_a_local_sweep_of_8_configurations_survives_a_killed_job(tmp_path):
     assert status.jobs[1].steps < 60 and "killed" in status.jobs[1].error
     assert collect_sweep(plan.out).missing == ("job-001",)
     # run again: the finished job is kept, the killed one resumes from its checkpoint
-    code, out, err = _cli(["sweep", "--resume", plan.out, "--executor", "local"])
+    code, out, err = run_cli(["sweep", "--resume", plan.out, "--executor", "local"])
     assert code == 0, out + err
     assert "1 submitted, 1 already done or running" in out and "2 job(s): 2 done" in out
     cfg = json.loads(Path(victim, "config.json").read_text())

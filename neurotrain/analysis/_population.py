@@ -29,7 +29,7 @@ from .._validate import check_int, check_positive, check_seed
 from ..models import Cell, model_from_config, noise_disabled
 from ..training import Population, summarize
 from ._activity import period_inputs, record_activity
-from ._evaluate import Evaluation, evaluate
+from ._evaluate import Evaluation, evaluate, evaluation_from_chunks, evaluation_of
 from ._fixed_points import FixedPoints, find_fixed_points
 from ._pca import PCAResult, pca
 
@@ -469,39 +469,13 @@ def evaluate_population(networks, task, num_trials: int = 1000, *, params: Mappi
 
 
 def _evaluation(task, parts, record: bool, num_trials: int) -> Evaluation:
-    """One network's :class:`Evaluation` from its chunks of trials (as ``evaluate`` builds it)."""
-    def cat(xs, axis):
-        return np.concatenate([np.asarray(x) for x in xs], axis=axis)
-
+    """One network's :class:`Evaluation` from its chunks of trials (as ``evaluate`` builds it):
+    ``(batch, outputs, activity, metrics)`` each when recorded, else ``(info, metrics)``."""
     if record:
-        batches = [p[0] for p in parts]
-        info_parts = [b.info for b in batches]
-        metric_parts = [p[3] for p in parts]
-    else:
-        info_parts = [p[0] for p in parts]
-        metric_parts = [p[1] for p in parts]
-    metrics = {k: cat([m[k] for m in metric_parts], 0) for k in metric_parts[0]}
-    info = {k: cat([i[k] for i in info_parts], 0) for k in info_parts[0]}
-    scores = {k: float(np.mean(v)) for k, v in metrics.items()}
-    per_condition = {}
-    for ck in task.condition_keys:
-        rows = []
-        for val in np.unique(info[ck]):
-            sel = info[ck] == val
-            row: dict[str, Any] = {ck: float(val), "n": int(sel.sum())}
-            row.update({k: float(np.mean(v[sel])) for k, v in metrics.items()})
-            rows.append(row)
-        per_condition[ck] = rows
-    empty = np.zeros((0,))
-    return Evaluation(
-        task=task.name, num_trials=int(num_trials), scores=scores, per_condition=per_condition,
-        trial_metrics=metrics,
-        inputs=cat([b.inputs for b in batches], 1) if record else empty,
-        outputs=cat([p[1] for p in parts], 1) if record else empty,
-        activity=cat([p[2] for p in parts], 1) if record else empty,
-        targets=cat([b.targets for b in batches], 1) if record else empty,
-        mask=cat([b.mask for b in batches], 1) if record else empty,
-        info=info)
+        return evaluation_from_chunks(task, num_trials, parts, True)
+    metrics = {k: np.concatenate([np.asarray(p[1][k]) for p in parts]) for k in parts[0][1]}
+    info = {k: np.concatenate([np.asarray(p[0][k]) for p in parts]) for k in parts[0][0]}
+    return evaluation_of(task, num_trials, metrics, info)
 
 
 # --------------------------------------------------------------------------------------------

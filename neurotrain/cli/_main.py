@@ -7,7 +7,8 @@ library is imported at module level, and a subcommand's options are built only w
 subcommand runs, so ``neurotrain --help`` stays fast.
 
 Exit codes: 0 success, 2 a usage or configuration error (one line on stderr, no traceback),
-3 training diverged (the last good checkpoint stays on disk), 130 interrupted by Ctrl-C and
+3 training diverged (the last good checkpoint stays on disk), 4 some jobs of a sweep did not
+finish (run it again to resume them), 130 interrupted by Ctrl-C and
 143 stopped by SIGTERM (a checkpoint is written; resume with ``neurotrain train --resume``).
 """
 

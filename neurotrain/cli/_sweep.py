@@ -19,7 +19,7 @@ __all__ = ["add_sweep_parser", "add_sweep_arguments", "run_sweep_command", "add_
 #: the run options a sweep sets itself (the populations and the folders)
 SWEEP_EXCLUDED = ("out", "population", "population_grid")
 #: ``neurotrain sweep``: some jobs ended without finishing (run it again to resume them)
-EXIT_UNFINISHED = 1
+EXIT_UNFINISHED = 4
 _RAW = argparse.RawDescriptionHelpFormatter
 
 

@@ -963,8 +963,11 @@ class Trainer:
                     if phase_over:
                         self._end_phase("steps")
                 flush()
-            except KeyboardInterrupt:
-                # a second Ctrl-C: the step in flight is dropped; the carry is the last finished step
+            except (KeyboardInterrupt, SystemExit) as e:
+                # a second Ctrl-C: the step in flight is dropped; the carry is the last finished
+                # step. SystemExit: the process is leaving (e.g. submitit's handler of a Slurm
+                # timeout or preemption signal, which requeues the job). Either way the finished
+                # steps are recorded, so that the checkpoint the callbacks write is whole.
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     try:
@@ -972,18 +975,8 @@ class Trainer:
                     except TrainingDivergedError:
                         pass
                 self.stop_reason = "interrupted"
-            except SystemExit:
-                # the process is leaving (e.g. submitit's handler of a Slurm timeout or preemption
-                # signal, which requeues the job): record the finished steps, so that the
-                # checkpoint the callbacks write on the way out is whole, then leave
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    try:
-                        flush()
-                    except TrainingDivergedError:
-                        pass
-                self.stop_reason = "interrupted"
-                raise
+                if isinstance(e, SystemExit):
+                    raise
             except TrainingDivergedError:
                 self.stop_reason = "diverged"
                 raise
