@@ -118,6 +118,28 @@ def test_bad_populations_on_the_command_line_are_one_line_errors(tmp_path):
     assert not (tmp_path / "x" / "checkpoints").exists()   # nothing was trained
 
 
+def test_devices_that_do_not_divide_the_population_are_one_line_errors(tmp_path):
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu",
+               MPLBACKEND="Agg")
+    proc = subprocess.run(_command() + ["train", "--hidden", "8", "--steps", "2", "--no-progress", "--population",
+                                        "3", "--devices", "2", "--out", str(tmp_path / "x")],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 2, proc.stderr
+    line = _one_error(proc.stderr)
+    assert "a population of 3 networks does not split over 2 devices" in line and "e.g. 4" in line
+
+
+def test_a_new_run_removes_the_split_networks_of_the_run_it_replaces(tmp_path):
+    old = tmp_path / "run" / "networks" / "net-000"
+    old.mkdir(parents=True)
+    (old / "config.json").write_text("{}")
+    (tmp_path / "run" / "networks" / "notes.txt").write_text("mine")      # not neurotrain's: kept
+    result = train_run(RunOptions(task="integrator", cell="vanilla", hidden=4, batch_size=4, steps=2, eval_every=0,
+                                  eval_trials=8, no_progress=True, no_figures=True, out=str(tmp_path / "run")))
+    assert not old.exists() and (tmp_path / "run" / "networks" / "notes.txt").exists()
+    assert any("removed the 1 split network(s)" in n for n in result.notes)
+
+
 # --------------------------------------------------------------------------------------------
 # one run directory, and its networks are those of separate runs
 # --------------------------------------------------------------------------------------------

@@ -177,14 +177,16 @@ def test_a_local_sweep_of_8_configurations_survives_a_killed_job(tmp_path):
 
 
 def _fake_slurm(bin_dir: Path, record: Path) -> None:
-    """``sbatch`` that records the script and answers as Slurm does; ``srun``, ``sacct``, ``scancel`` stubs."""
+    """``sbatch`` that records the script and answers as Slurm does; ``sacct`` that answers what
+    ``sacct.out`` holds (every job pending) and records its arguments; ``srun``, ``scancel`` stubs."""
     bin_dir.mkdir()
     scripts = {
         "sbatch": f'#!/bin/sh\ncp "$1" "{record}"\necho "Submitted batch job 4242"\n',
         "srun": "#!/bin/sh\nexit 0\n",
-        "sacct": "#!/bin/sh\nexit 0\n",
+        "sacct": f'#!/bin/sh\necho "$@" >> "{bin_dir / "sacct.calls"}"\ncat "{bin_dir / "sacct.out"}"\n',
         "scancel": "#!/bin/sh\nexit 0\n",
     }
+    (bin_dir / "sacct.out").write_text("JobID|State\n" + "".join(f"4242_{k}|PENDING\n" for k in range(3)))
     for name, text in scripts.items():
         path = bin_dir / name
         path.write_text(text)
@@ -225,6 +227,20 @@ def test_the_slurm_submission_is_a_job_array_of_the_jobs(tmp_path, monkeypatch):
     assert calls == [(plan.out, 0), (plan.out, 1), (plan.out, 2)]
     requeue = delayed.function.checkpoint(*delayed.args)
     assert requeue.args == (plan.out, 2)
+    # a job that Slurm ended without a word from it is seen failed, by one sacct call for the sweep
+    (tmp_path / "bin" / "sacct.out").write_text(
+        "JobID|State\n4242_0|RUNNING\n4242_0.batch|RUNNING\n4242_1|OUT_OF_MEMORY\n4242_1.batch|OUT_OF_MEMORY\n"
+        "4242_2|CANCELLED by 1000\n")
+    for name in ("job-000", "job-001"):
+        path = Path(plan.out, "status", f"{name}.json")
+        path.write_text(json.dumps({**json.loads(path.read_text()), "state": "running", "host": "node",
+                                    "pid": 1}))
+    calls = (tmp_path / "bin" / "sacct.calls").read_text().count("\n")
+    states = sweep_status(plan.out).jobs
+    assert [j.state for j in states] == ["running", "failed", "failed"]
+    assert "Slurm reports the job OUT_OF_MEMORY" in states[1].error
+    assert "Slurm reports the job CANCELLED before it started" in states[2].error
+    assert (tmp_path / "bin" / "sacct.calls").read_text().count("\n") == calls + 1
 
 
 def test_a_job_leaving_on_a_requeue_signal_writes_a_whole_checkpoint_and_resumes(tmp_path, monkeypatch):
@@ -268,3 +284,15 @@ def test_a_job_leaving_on_a_requeue_signal_writes_a_whole_checkpoint_and_resumes
     for k in a["params"]:
         np.testing.assert_array_equal(b["params"][k], a["params"][k], err_msg=k)
     np.testing.assert_array_equal(b["history"]["loss"], a["history"]["loss"])   # every step's, both networks
+
+
+def test_a_slurm_array_task_records_the_id_sacct_lists(monkeypatch):
+    from neurotrain.runs._sweep import _this_job_id
+
+    monkeypatch.delenv("SUBMITIT_LOCAL_JOB_ID", raising=False)
+    monkeypatch.setenv("SLURM_JOB_ID", "4245")              # the array task's own number
+    monkeypatch.setenv("SLURM_ARRAY_JOB_ID", "4242")
+    monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "2")
+    assert _this_job_id() == "4242_2"
+    monkeypatch.delenv("SLURM_ARRAY_JOB_ID")
+    assert _this_job_id() == "4245"

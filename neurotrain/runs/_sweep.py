@@ -37,6 +37,7 @@ import json
 import os
 import shutil
 import socket
+import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -476,6 +477,16 @@ def _write_status(sweep_dir: str, name: str, **fields) -> None:
     write_json(path, {**old, **fields, "updated": _now()})
 
 
+def _this_job_id() -> str | None:
+    """This process's job id as it was submitted: an array task's ``ARRAYID_TASK`` (as ``sacct``
+    lists it and submitit names it; ``SLURM_JOB_ID`` is the task's own number), a Slurm job's
+    id, or the local executor's."""
+    env = os.environ
+    if env.get("SLURM_ARRAY_JOB_ID") and env.get("SLURM_ARRAY_TASK_ID"):
+        return f"{env['SLURM_ARRAY_JOB_ID']}_{env['SLURM_ARRAY_TASK_ID']}"
+    return env.get("SLURM_JOB_ID") or env.get("SUBMITIT_LOCAL_JOB_ID")
+
+
 def _now() -> str:
     return datetime.datetime.now().isoformat(timespec="seconds")
 
@@ -511,8 +522,7 @@ def run_sweep_job(sweep_dir: str | os.PathLike, index: int) -> dict[str, Any]:
     job = plan.jobs[check_int("index", index, minimum=0, maximum=len(plan.jobs) - 1)]
     run_dir = plan.job_dir(job)
     _write_status(sweep_dir, job.name, state="running", pid=os.getpid(), host=socket.gethostname(),
-                  started=_now(), job_id=os.environ.get("SLURM_JOB_ID") or os.environ.get("SUBMITIT_LOCAL_JOB_ID"),
-                  error=None)
+                  started=_now(), job_id=_this_job_id(), error=None)
     state, error, steps = "failed", None, None
     try:
         started = os.path.isfile(RunLayout(run_dir).config_file) and list_checkpoints(run_dir)
@@ -844,32 +854,72 @@ def _steps_done(run_dir: str) -> int | None:
     return best
 
 
+#: Slurm states of a job that ended without finishing (sacct's names)
+_SLURM_ENDED = ("FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "PREEMPTED", "BOOT_FAIL",
+                "DEADLINE")
+
+
+def _slurm_ended(job_ids: Sequence[str]) -> dict[str, str]:
+    """The jobs among ``job_ids`` (Slurm ids, array tasks as ``4242_0``) that Slurm reports
+    ended without finishing, with their state, from one ``sacct`` call; empty when it cannot
+    be told (no ``sacct`` on this host, ``sacct`` failing or too slow)."""
+    if not job_ids or not shutil.which("sacct"):
+        return {}
+    try:
+        proc = subprocess.run(["sacct", "-o", "JobID,State", "--parsable2", "-j", ",".join(job_ids)],
+                              capture_output=True, text=True, timeout=60, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    wanted, ended = set(job_ids), {}
+    for line in proc.stdout.splitlines():
+        fields = line.strip().split("|")
+        if len(fields) < 2 or fields[0] not in wanted:   # the header, a job's steps (4242_0.batch)
+            continue
+        state = (fields[1].split() or [""])[0].upper()   # "CANCELLED by 1000" -> CANCELLED
+        if state in _SLURM_ENDED:
+            ended[fields[0]] = state
+    return ended
+
+
 def sweep_status(sweep_dir: str | os.PathLike) -> SweepStatus:
     """The state of every job of a sweep: pending, running, done or failed, and its steps.
 
-    A job whose status says running but whose process is gone (on this host) is reported
-    failed: it was killed; running the sweep again resumes it from its checkpoints.
+    A job whose status says running but whose process is gone (on this host), or that Slurm
+    reports ended (``sacct``: failed, cancelled, timed out, out of memory...), is reported
+    failed; running the sweep again resumes it from its checkpoints.
     """
     plan = SweepPlan.load(sweep_dir)
     host = socket.gethostname()
-    out = []
+    statuses = {}
     for j in plan.jobs:
-        run_dir = plan.job_dir(j)
         st = {}
         with contextlib.suppress(NeurotrainError, OSError):
             p = _status_path(plan.out, j.name)
             st = read_json(p) if os.path.isfile(p) else {}
+        statuses[j.name] = st
+    slurm_ended = _slurm_ended([str(st["job_id"]) for st in statuses.values()
+                                if st.get("executor") == "slurm" and st.get("job_id")
+                                and st.get("state") in ("running", "submitted")])
+    out = []
+    for j in plan.jobs:
+        run_dir = plan.job_dir(j)
+        st = statuses[j.name]
         steps = _steps_done(run_dir)
         error = st.get("error")
+        ended = slurm_ended.get(str(st.get("job_id")))
         if _job_done(run_dir):
             state, error = "done", None
         elif st.get("state") == "running":
-            if st.get("host") == host and not _pid_alive(st.get("pid")):
+            if ended:   # Slurm ended it without the job saying so (out of memory, node failure...)
+                state, error = "failed", error or f"Slurm reports the job {ended}"
+            elif st.get("host") == host and not _pid_alive(st.get("pid")):
                 state, error = "failed", error or f"its process (pid {st.get('pid')}) ended without a word: killed?"
             else:
                 state = "running"
         elif st.get("state") in ("failed", "interrupted", "done"):   # done: but its summary is gone
             state = "failed"
+        elif st.get("state") == "submitted" and ended:
+            state, error = "failed", error or f"Slurm reports the job {ended} before it started"
         else:
             state = "pending"
         out.append(JobStatus(j.name, state, steps, j.options.steps, j.size, run_dir, st.get("job_id"),
