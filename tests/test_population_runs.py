@@ -25,7 +25,13 @@ import pytest
 from helpers import run_cli
 
 import neurotrain as nt
-from neurotrain.io import checkpoint_path, latest_checkpoint, list_checkpoints, read_checkpoint
+from neurotrain.io import (
+    RunLayout,
+    checkpoint_path,
+    latest_checkpoint,
+    list_checkpoints,
+    read_checkpoint,
+)
 from neurotrain.runs import RunOptions, split_network, train_run
 from neurotrain.training import CSVLogger
 
@@ -129,15 +135,26 @@ def test_devices_that_do_not_divide_the_population_are_one_line_errors(tmp_path)
     assert "a population of 3 networks does not split over 2 devices" in line and "e.g. 4" in line
 
 
-def test_a_new_run_removes_the_split_networks_of_the_run_it_replaces(tmp_path):
-    old = tmp_path / "run" / "networks" / "net-000"
+def test_a_new_run_replaces_the_population_run_with_its_split_networks(tmp_path):
+    """A population run with split networks is one neurotrain run: a new run replaces all of it
+    (atomically, as any run), and refuses a file neurotrain did not write among the networks."""
+    run = tmp_path / "run"
+    old = run / "networks" / "net-000"
     old.mkdir(parents=True)
+    (run / RunLayout.MARKER_FILE).write_text(json.dumps(RunLayout(str(run)).marker_content()))
+    (old / RunLayout.MARKER_FILE).write_text(json.dumps(RunLayout(str(old)).marker_content()))
     (old / "config.json").write_text("{}")
-    (tmp_path / "run" / "networks" / "notes.txt").write_text("mine")      # not neurotrain's: kept
-    result = train_run(RunOptions(task="integrator", cell="vanilla", hidden=4, batch_size=4, steps=2, eval_every=0,
-                                  eval_trials=8, no_progress=True, no_figures=True, out=str(tmp_path / "run")))
-    assert not old.exists() and (tmp_path / "run" / "networks" / "notes.txt").exists()
-    assert any("removed the 1 split network(s)" in n for n in result.notes)
+    assert RunLayout(str(run)).state() == "run" and RunLayout(str(run)).foreign_entries() == []
+    (run / "networks" / "notes.txt").write_text("mine")                  # not neurotrain's
+    opts = RunOptions(task="integrator", cell="vanilla", hidden=4, batch_size=4, steps=2, eval_every=0,
+                      eval_trials=8, no_progress=True, no_figures=True, out=str(run))
+    with pytest.raises(nt.RunDirectoryError, match=r"networks/notes.txt"):
+        train_run(opts)
+    assert old.is_dir() and (run / "networks" / "notes.txt").is_file()    # refused: nothing touched
+    (run / "networks" / "notes.txt").unlink()
+    result = train_run(opts)
+    assert result.status == "completed" and not (run / "networks").exists()
+    assert any("replacing the earlier run" in n for n in result.notes)
 
 
 # --------------------------------------------------------------------------------------------

@@ -158,18 +158,30 @@ def record_activity(model, source, *, num_trials: int = 256, seed: int = 0, full
     if not np.issubdtype(inputs.dtype, np.floating):
         raise ShapeError(f"inputs must be floating point; got dtype {inputs.dtype}.")
 
+    loop_task = source if isinstance(source, Task) and getattr(source, "closed_loop", False) else None
     run = _recorder(model, bool(full_state), bool(noise),
-                    inputs.shape[0] * min(inputs.shape[1], int(batch_size)) * int(model.state_size) ** 2)
+                    inputs.shape[0] * min(inputs.shape[1], int(batch_size)) * int(model.state_size) ** 2,
+                    loop_task)
     parts = []
     params = model.forward().params()
     with contextlib.nullcontext() if noise else noise_disabled(model):
         B = inputs.shape[1]
         for i, start in enumerate(range(0, B, int(batch_size))):
-            xs = jnp.asarray(inputs[:, start:start + int(batch_size)])
+            stop = start + int(batch_size)
+            if loop_task is None:
+                xs = jnp.asarray(inputs[:, start:stop])
+            else:   # a closed loop needs the trials themselves (its feedback depends on them)
+                xs = TrialBatch(inputs=jnp.asarray(batch.inputs[:, start:stop]),
+                                targets=jnp.asarray(batch.targets[:, start:stop]),
+                                mask=jnp.asarray(batch.mask[:, start:stop]),
+                                info={k: jnp.asarray(v[start:stop]) for k, v in batch.info.items()})
             parts.append(jax.device_get(run(params, xs, jax.random.fold_in(key, i + 1))))
 
     def cat(j):
         return np.concatenate([np.asarray(p[j]) for p in parts], axis=1)
+
+    if loop_task is not None:   # the inputs the network got, feedback included
+        inputs = cat(-1)
 
     layers, state_layout, hid = _layouts(model)
     return Activity(
@@ -189,18 +201,23 @@ def sampler(task):
 _RECORDERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _recorder(model, full_state: bool, noise: bool, work: int):
-    """The jitted recording function of ``model``, compiled once per setting and shape."""
+def _recorder(model, full_state: bool, noise: bool, work: int, loop_task=None):
+    """The jitted recording function of ``model``, compiled once per setting and shape. With a
+    closed-loop task it takes a TrialBatch (the loop's feedback needs its trials) and also
+    returns the inputs given."""
     small = work <= 2 ** 26       # small recordings compile much faster without backend optimisation
     fns = _RECORDERS.setdefault(model, {})
-    key = (full_state, noise, small)
+    key = (full_state, noise, small, loop_task)
     if key not in fns:
         model_ref = weakref.ref(model)   # the cache must not keep the model alive
 
         def trace(params, x, k):
-            outputs, activity, _, *states = model_ref().forward().run(
-                params, x, key=k if noise else None, record_state=full_state)
-            return (outputs, activity, *states)
+            loop = None
+            if loop_task is not None:
+                loop, x = loop_task.loop(x), x.inputs
+            outputs, activity, _, *rest = model_ref().forward().run(
+                params, x, key=k if noise else None, record_state=full_state, loop=loop)
+            return (outputs, activity, *rest)
 
         fns[key] = jax.jit(
             trace, compiler_options={"xla_backend_optimization_level": 0} if small else None)

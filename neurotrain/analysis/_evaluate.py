@@ -190,7 +190,10 @@ def _chunk_fn(model, task):
     def chunk(params, k, n):
         kd, kn = jax.random.split(k)
         batch = task.sample(kd, n)
-        outputs, activity, _ = model_ref().forward().run(params, batch.inputs, key=kn)
+        loop = task.loop(batch) if getattr(task, "closed_loop", False) else None
+        outputs, activity, _, *given = model_ref().forward().run(params, batch.inputs, key=kn, loop=loop)
+        if loop is not None:   # record the inputs the network got (feedback included)
+            batch = dataclasses.replace(batch, inputs=given[0])
         metrics = dict(task.trial_metrics(outputs, batch))
         metrics.update({f"ideal_{m}": v for m, v in task.ideal_observer(batch).items()})
         return batch, outputs, activity, metrics

@@ -29,12 +29,27 @@ import jax.numpy as jnp
 
 from .._errors import ShapeError
 
-__all__ = ["Forward", "ForwardTransform", "forward"]
+__all__ = ["Forward", "ForwardTransform", "ClosedLoop", "forward"]
 
 #: one cell's state: one array per name of ``cell.state_names``
 CellState = tuple
 #: the model's state: one :data:`CellState` per layer
 State = tuple
+
+
+class ClosedLoop(Protocol):
+    """What :meth:`Forward.run` accepts as ``loop=``: an environment that answers the network.
+
+    ``init(batch_size) -> state``; ``input(state, t, x) -> x`` (the input of step ``t``, from
+    the open-loop input ``x`` and what the network did before); ``update(state, t, output) ->
+    state`` (after step ``t``). A closed-loop task makes one per batch (``task.loop(batch)``).
+    """
+
+    def init(self, batch_size: int) -> Any: ...
+
+    def input(self, state: Any, t, x) -> Any: ...
+
+    def update(self, state: Any, t, output) -> Any: ...
 
 
 class ForwardTransform(Protocol):
@@ -125,6 +140,30 @@ class Forward:
         """The readout's parameters (``{"W": ..., "b": ...}``)."""
         return {".".join(map(str, k[1:])): v for k, v in params.items() if k[:1] == ("readout",)}
 
+    def effective_params(self, params: Mapping[tuple, Any]) -> dict[tuple, Any]:
+        """The weights the network uses, keyed like ``params``: every constrained matrix
+        (Dale's law, connectivity masks, non-negative inputs or readout) masked and signed,
+        the other parameters as they are. Pure; penalties on weights are computed on it.
+
+        Examples
+        --------
+        >>> import neurotrain as nt
+        >>> model = nt.models.RNN(nt.models.LeakyRNNCell(1, 4, dale=0.5), num_out=1)
+        >>> fwd = nt.models.forward(model)
+        >>> params = {k: -abs(v) for k, v in fwd.params().items()}      # raw weights, all <= 0
+        >>> W = fwd.effective_params(params)[("layers", 0, "W_rec")]
+        >>> bool((W[:2] >= 0).all() and (W[2:] <= 0).all())             # rows keep their unit's sign
+        True
+        """
+        out = dict(params)
+        for i, cell in enumerate(self.cells):
+            own = self.cell_params(params, i)
+            for name, v in cell.effective_params(own).items():
+                out[("layers", i, *name.split("."))] = v
+        for name, v in self.model.readout.effective_params(self.readout_params(params)).items():
+            out[("readout", *name.split("."))] = v
+        return {k: out[k] for k in params}
+
     # --- state ---------------------------------------------------------------------------
     @property
     def cells(self) -> list:
@@ -193,7 +232,8 @@ class Forward:
 
     def run(self, params: Mapping[tuple, Any], inputs, *, state: State | None = None, key=None,
             dt: float | None = None, transform: ForwardTransform | None = None,
-            record_state: bool = False, overrides: Mapping[str, Any] | None = None):
+            record_state: bool = False, overrides: Mapping[str, Any] | None = None,
+            loop: ClosedLoop | None = None):
         """Run a batch of trials.
 
         Parameters
@@ -213,6 +253,11 @@ class Forward:
             Also return the full state after every step, ``(T, B, state_size)``.
         overrides : dict, optional
             Cell settings read from the parameters instead (see :meth:`step_cells`).
+        loop : ClosedLoop, optional
+            A closed loop with the environment: the input of step ``t`` is ``loop.input(state, t,
+            inputs[t])``, computed from what the network did before ``t``; after each step
+            ``loop.update(state, t, output)`` sees the output (without a gradient through it).
+            The inputs actually given are then returned last, ``(T, B, num_in)``.
 
         Returns
         -------
@@ -227,22 +272,29 @@ class Forward:
         self.model.check_inputs(inputs)
         if state is None:
             state = self.initial_state(params, inputs.shape[1])
-        carry0 = (state, transform.init(state) if transform is not None else None)
+        carry0 = (state, transform.init(state) if transform is not None else None,
+                  loop.init(inputs.shape[1]) if loop is not None else None)
 
         def body(carry, tx):
             t, x = tx
-            s, tc = carry
+            s, tc, lc = carry
+            if loop is not None:
+                x = loop.input(lc, t, x)
             k = jax.random.fold_in(key, t) if key is not None else None
             new, _ = self.step_cells(params, s, x, key=k, dt=dt, overrides=overrides)
             if transform is not None:
                 new, tc = transform.apply(t, s, new, tc)
-            ys = (self.readout(params, new[-1][0]), self.activity(new))
+            out = self.readout(params, new[-1][0])
+            ys = (out, self.activity(new))
             if record_state:
                 ys = ys + (self.flatten_state(new),)
-            return (new, tc), ys
+            if loop is not None:
+                lc = loop.update(lc, t, jax.lax.stop_gradient(out))
+                ys = ys + (x,)
+            return (new, tc, lc), ys
 
         ts = jnp.arange(inputs.shape[0], dtype=jnp.int32)
-        (final, _), ys = jax.lax.scan(body, carry0, (ts, inputs))
+        (final, _, _), ys = jax.lax.scan(body, carry0, (ts, inputs))
         return (*ys[:2], final, *ys[2:])
 
 

@@ -9,32 +9,38 @@ format is :mod:`neurotrain.io`'s.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 import os
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from .. import plot
-from .._errors import CheckpointError, NeurotrainError
+from .._errors import CheckpointError, ConfigError, NeurotrainError
+from .._validate import check_seed
 from ..io import (
     FORMAT_VERSION,
     RunLayout,
+    find_checkpoint,
     jsonable,
     library_versions,
     load_checkpoint,
+    read_checkpoint,
     read_json,
-    run_checkpoint,
     save_checkpoint,
     save_figure,
+    skip_messages,
     write_json,
 )
 from ..models import model_from_config
 from ..tasks import task_from_config
+from ._rundir import reading
 
 __all__ = ["run_config", "run_summary", "save_run", "load_run", "build_run", "save_figures",
-           "default_run_dir"]
+           "default_run_dir", "read_run", "RunSnapshot", "run_seed"]
 
 #: figures are drawn at this resolution
 FIGURE_DPI = 110
@@ -267,6 +273,106 @@ def save_figures(run_dir: str | os.PathLike, *, task, result=None, evaluation=No
     return paths
 
 
+@dataclasses.dataclass(frozen=True)
+class RunSnapshot:
+    """A run directory read as one consistent picture (what :func:`read_run` returns).
+
+    ``config`` is ``config.json`` as it was read, and ``model`` holds the weights of the newest
+    usable checkpoint, read once and verified (its checksum, and the step in its content
+    against its name). Training may go on meanwhile: the snapshot does not change.
+
+    Attributes
+    ----------
+    run_dir : str
+    model, task
+    config : dict
+    checkpoint : str
+        The checkpoint file the weights come from; ``step`` its step (``None`` if it records none).
+    skipped : tuple of (str, str)
+        Newer checkpoint files that could not be used, with the reason of each.
+    """
+
+    run_dir: str
+    model: Any
+    task: Any
+    config: dict
+    checkpoint: str
+    step: int | None
+    skipped: tuple[tuple[str, str], ...] = ()
+
+    def fallback_messages(self) -> list[str]:
+        """One sentence per skipped newer checkpoint: which file, why, and the checkpoint used
+        (``[]`` when the newest was used)."""
+        return skip_messages(self.skipped, self.checkpoint, self.step)
+
+    @property
+    def checkpoint_name(self) -> str:
+        """The checkpoint's path relative to the run directory (e.g. ``checkpoints/step-00000500.msgpack``)."""
+        return os.path.relpath(self.checkpoint, self.run_dir).replace(os.sep, "/")
+
+    def source(self) -> dict[str, Any]:
+        """``{"checkpoint": <relative path>, "step": N}``: what ``evaluation.json`` and
+        ``analysis.json`` record of the weights they scored."""
+        return {"checkpoint": self.checkpoint_name, "step": self.step}
+
+
+def run_seed(config: Mapping[str, Any], where: str = "config.json") -> int:
+    """The seed recorded in a run's ``config.json`` (0 if none), checked like every seed."""
+    value = config.get("seed", 0)
+    try:
+        return check_seed(f"the seed in {where}", 0 if value is None else value)
+    except ConfigError as e:
+        raise CheckpointError(f"{e} The file was edited or is damaged; restore it.") from None
+
+
+def read_run(run_dir: str | os.PathLike) -> RunSnapshot:
+    """Read a run directory as a consistent snapshot: its config and its newest usable checkpoint.
+
+    The readers' lock is held while reading, so the run is not replaced by a new one meanwhile
+    (training into it may go on: checkpoints are written atomically and the chosen one is read
+    once, in full). Damaged or misnamed newer checkpoints are skipped and listed in the
+    snapshot's ``skipped`` (:meth:`RunSnapshot.fallback_messages` says which and why). A symbolic link among
+    the run directory's files or folders is refused.
+
+    Raises
+    ------
+    CheckpointError
+        The directory, ``config.json`` or every checkpoint is missing or damaged, or the
+        checkpoint does not fit the model of ``config.json``.
+    RunDirectoryError
+        A link inside the run directory; a run being swapped for a new one for too long.
+
+    Examples
+    --------
+    >>> import tempfile, neurotrain as nt
+    >>> task = nt.tasks.Integrator()
+    >>> run = save_run(tempfile.mkdtemp(), model=nt.models.build_model("vanilla", num_rec=4, task=task),
+    ...                task=task, figures=False)
+    >>> snap = read_run(run)
+    >>> snap.source(), snap.fallback_messages()
+    ({'checkpoint': 'checkpoints/step-00000000.msgpack', 'step': 0}, [])
+    """
+    with reading(run_dir) as layout:
+        model, task, config = build_run(layout.root)
+        if isinstance(config.get("population"), dict):
+            root = layout.root
+            raise CheckpointError(f"{root} holds a population of {config['population'].get('size')} networks, not "
+                                  f"one model; read it with neurotrain.runs.read_population_run, or write one "
+                                  f"network as a run of its own with neurotrain.runs.split_network({root!r}, k).")
+        found = find_checkpoint(layout.root)
+        if found is not None:
+            path, data, skipped = found.path, found.data, found.skipped
+        elif os.path.exists(layout.legacy_checkpoint_file):
+            path, skipped = layout.legacy_checkpoint_file, ()
+            data = read_checkpoint(path)
+        else:
+            raise CheckpointError(
+                f"{layout.root} holds no checkpoint: {layout.checkpoints_dir} does not exist or "
+                f"is empty (was training stopped before the first checkpoint was written?).")
+        step = load_checkpoint(path, model, data=data)
+        return RunSnapshot(layout.root, model, task, config, path, step, tuple(skipped))
+
+
 def load_run(run_dir: str | os.PathLike):
     """Rebuild the model and task of a run directory and load its newest checkpoint.
 
@@ -278,8 +384,9 @@ def load_run(run_dir: str | os.PathLike):
     Returns
     -------
     model : neurotrain.models.RNN
-        With the weights of the newest readable checkpoint (the final weights of a finished
-        run; the last good weights of a diverged or interrupted one).
+        With the weights of the newest usable checkpoint (the final weights of a finished
+        run; the last good weights of a diverged or interrupted one). A damaged or misnamed
+        newer checkpoint is skipped with a warning naming it, why, and the one used.
     task : neurotrain.tasks.Task
     config : dict
         The content of ``config.json``.
@@ -289,6 +396,10 @@ def load_run(run_dir: str | os.PathLike):
     CheckpointError
         The directory, ``config.json`` or the checkpoint is missing or corrupt, or the
         checkpoint does not match the model described by ``config.json``.
+
+    See Also
+    --------
+    read_run : the same, as a :class:`RunSnapshot` that also says which checkpoint was used.
 
     Examples
     --------
@@ -302,14 +413,10 @@ def load_run(run_dir: str | os.PathLike):
     >>> bool((model.readout.W.value == saved.readout.W.value).all()), config["training"]["num_steps"]
     (True, 0)
     """
-    run_dir = os.fspath(run_dir)
-    model, task, config = build_run(run_dir)
-    if isinstance(config.get("population"), dict):
-        raise CheckpointError(f"{run_dir} holds a population of {config['population'].get('size')} networks, not "
-                              f"one model; read it with neurotrain.runs.read_population_run, or write one network "
-                              f"as a run of its own with neurotrain.runs.split_network({run_dir!r}, k).")
-    load_checkpoint(run_checkpoint(run_dir), model)
-    return model, task, config
+    snap = read_run(run_dir)
+    for message in snap.fallback_messages():
+        warnings.warn(message, stacklevel=2)
+    return snap.model, snap.task, snap.config
 
 
 def build_run(run_dir: str | os.PathLike):

@@ -29,8 +29,7 @@ import datetime
 import inspect
 import json
 import os
-import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import brainstate
@@ -39,8 +38,8 @@ import numpy as np
 
 from .. import analysis as an
 from .. import plot
-from .._errors import CheckpointError, ConfigError, NeurotrainError
-from .._validate import check_int, check_seed
+from .._errors import CheckpointError, ConfigError, NeurotrainError, RunDirectoryError
+from .._validate import check_bool, check_int, check_seed, derive_seed
 from ..io import (
     RunLayout,
     checkpoint_path,
@@ -59,11 +58,12 @@ from ._directory import FIGURE_DPI, build_run, run_summary
 from ._notes import Notes, NotesCallback
 from ._options import RunOptions
 from ._report import PROG
+from ._rundir import io_error_text, reading
 
 __all__ = ["final_eval_seed", "population_trainer_options", "check_population_plan", "population_config",
            "is_population_run", "PopulationRun", "read_population_run", "finish_population_run",
            "population_report", "evaluate_population_run", "PopulationEvaluateRunResult", "NETWORKS_DIR",
-           "POPULATION_FIGURES", "network_dir", "remove_split_networks"]
+           "POPULATION_FIGURES", "network_dir"]
 
 #: split networks of a population run: ``run_dir/networks/net-<k>``
 NETWORKS_DIR = RunLayout.NETWORKS_DIR
@@ -74,8 +74,9 @@ _NOISE = ("sigma_in", "sigma_rec")
 
 def final_eval_seed(seed: int) -> int:
     """The seed of the final evaluation of a run trained with ``seed`` (and of network ``k`` of
-    a population: ``final_eval_seed(seeds[k])``, so that it is scored as its own run would be)."""
-    return int(seed) + 1
+    a population: ``final_eval_seed(seeds[k])``, so that it is scored as its own run would be):
+    ``derive_seed(seed, 1)``, ``seed + 1`` wrapped inside the seed range."""
+    return derive_seed(seed, 1)
 
 
 def network_dir(run_dir: str | os.PathLike, k: int) -> str:
@@ -370,25 +371,6 @@ def save_population_figures(run_dir, *, result, evaluation) -> list[str]:
     return paths
 
 
-def remove_split_networks(run_dir, note) -> None:
-    """Remove the split networks (``networks/net-*``, written by :func:`split_network`) of an
-    earlier run in ``run_dir``, which a new run replaces."""
-    folder = os.path.join(RunLayout(run_dir).root, NETWORKS_DIR)
-    if not os.path.isdir(folder) or os.path.islink(folder):
-        return
-    removed = 0
-    for name in sorted(os.listdir(folder)):
-        path = os.path.join(folder, name)
-        if name.startswith("net-") and os.path.isdir(path) and not os.path.islink(path) and \
-                os.path.isfile(os.path.join(path, RunLayout.CONFIG_FILE)):
-            shutil.rmtree(path)
-            removed += 1
-    with contextlib.suppress(OSError):
-        os.rmdir(folder)   # only if nothing else is left in it
-    if removed:
-        note(f"note: removed the {removed} split network(s) of the earlier run in {folder}")
-
-
 def short_population_extra(trainer) -> dict[str, Any]:
     """What the short ``summary.json`` of an interrupted or diverged population run adds: the
     networks that stopped, and why."""
@@ -480,7 +462,7 @@ class PopulationEvaluateRunResult:
     seed: int | None
     record: dict
     step: int
-    file: str
+    file: str | None
     notes: tuple[str, ...] = ()
 
     def report(self) -> str:
@@ -493,8 +475,12 @@ class PopulationEvaluateRunResult:
 
 
 def evaluate_population_run(run_dir: str | os.PathLike, *, trials: int | None = None, seed: int | None = None,
-                            notes: NotesCallback | None = None) -> PopulationEvaluateRunResult:
+                            notes: NotesCallback | None = None, save: bool = True,
+                            before_write: Callable[[Any], object] | None = None) -> PopulationEvaluateRunResult:
     """Score every network of a population run on fresh trials; write ``evaluation.json``.
+
+    The run is read under its readers' lock (as :func:`~neurotrain.runs.evaluate_run` reads
+    one network), so it is never replaced while it is scored.
 
     Parameters
     ----------
@@ -505,29 +491,49 @@ def evaluate_population_run(run_dir: str | os.PathLike, *, trials: int | None = 
         One seed for every network's trials (a paired comparison); default each network's
         seed + 1, the trials of the final evaluation after training.
     notes : callable, optional
+    save : bool
+        Write ``evaluation.json`` (``False``: only compute).
+    before_write : callable, optional
+        Called with the result once it is computed, before anything is written.
 
     Returns
     -------
     PopulationEvaluateRunResult
+
+    Raises
+    ------
+    RunDirectoryError
+        ``evaluation.json`` cannot be written, or a symbolic link inside the run directory.
     """
     note = Notes(notes)
     trials = check_int("trials", trials, minimum=1, allow_none=True)
     seed = None if seed is None else check_seed("seed", seed)
-    run = read_population_run(run_dir, notes=note)
-    trials = run.options.eval_trials if trials is None else trials
-    seeds = [final_eval_seed(s) for s in run.population.seeds] if seed is None else seed
-    members = run.population.members()
-    evaluation = an.evaluate_population(run.model, run.task, trials, params=run.params, seed=seeds,
-                                        members=members)
-    scores = evaluation.scores
-    metric = run.task.primary_metric
-    rows = evaluation.rows([m for m in (metric, f"ideal_{metric}") if m in scores])
-    layout = RunLayout(run.run_dir)
-    record = jsonable({
-        "task": run.task.name, "num_trials": trials, "seeds": list(evaluation.seeds), "step": run.step,
-        "primary_metric": metric, "networks": rows,
-        "population_summary": {m: summarize(v) for m, v in scores.items()},
-        "created": datetime.datetime.now().isoformat(timespec="seconds"), "versions": library_versions()})
-    write_json(layout.evaluation_file, record)
-    return PopulationEvaluateRunResult(layout.root, run.task, evaluation, trials, seed, record, run.step,
-                                       layout.evaluation_file, tuple(note.items))
+    save = check_bool("save", save)
+    with reading(run_dir) as layout:
+        run = read_population_run(layout.root, notes=note)
+        trials = run.options.eval_trials if trials is None else trials
+        seeds = [final_eval_seed(s) for s in run.population.seeds] if seed is None else seed
+        members = run.population.members()
+        evaluation = an.evaluate_population(run.model, run.task, trials, params=run.params, seed=seeds,
+                                            members=members)
+        scores = evaluation.scores
+        metric = run.task.primary_metric
+        rows = evaluation.rows([m for m in (metric, f"ideal_{metric}") if m in scores])
+        record = jsonable({
+            "task": run.task.name, "num_trials": trials, "seeds": list(evaluation.seeds), "step": run.step,
+            "primary_metric": metric, "networks": rows,
+            "source": {"checkpoint": os.path.relpath(run.checkpoint, layout.root), "step": run.step},
+            "population_summary": {m: summarize(v) for m, v in scores.items()},
+            "created": datetime.datetime.now().isoformat(timespec="seconds"), "versions": library_versions()})
+        result = PopulationEvaluateRunResult(layout.root, run.task, evaluation, trials, seed, record, run.step,
+                                             None, tuple(note.items))
+        if before_write is not None:
+            before_write(result)
+        if not save:
+            return result
+        try:
+            write_json(layout.evaluation_file, record)
+        except OSError as e:
+            raise RunDirectoryError(f"cannot write {layout.evaluation_file}: {io_error_text(e)}; the "
+                                    f"evaluation was computed but not saved (nothing was written).") from None
+    return dataclasses.replace(result, file=layout.evaluation_file)

@@ -13,7 +13,7 @@ def _pct(x: float) -> str:
 
 
 def format_report(*, task, evaluation, run_dir: str | None = None, summary: dict | None = None,
-                  seed: int | None = None, header: str | None = None) -> str:
+                  seed: int | None = None, header: str | None = None, rows=()) -> str:
     """The short text report of an evaluation: scores next to the ideal observer's, per condition.
 
     Parameters
@@ -24,11 +24,14 @@ def format_report(*, task, evaluation, run_dir: str | None = None, summary: dict
         Shown as ``run dir``.
     summary : dict, optional
         A run's ``summary.json``: gives the ``trained`` (steps, stop reason, times) and
-        ``final loss`` lines.
+        ``final loss`` lines, and the ``warning`` that ends the report of a run that learned
+        nothing.
     seed : int, optional
         The seed of the evaluation's trials, shown with the score.
     header : str, optional
         The first line.
+    rows : sequence of (str, str)
+        More ``label  text`` lines after the run directory.
 
     Examples
     --------
@@ -48,6 +51,8 @@ def format_report(*, task, evaluation, run_dir: str | None = None, summary: dict
 
     if run_dir is not None:
         row("run dir", run_dir)
+    for label, text in rows:
+        row(label, text)
     if summary:
         if summary.get("steps") is not None and summary.get("wall_time_s") is not None:
             extra = f", compile {summary['compile_time_s']:.1f} s" if summary.get("compile_time_s") else ""
@@ -55,6 +60,7 @@ def format_report(*, task, evaluation, run_dir: str | None = None, summary: dict
             row("trained", f"{summary['steps']} steps ({reason}) in {summary['wall_time_s']:.1f} s{extra}")
         if summary.get("final_loss") is not None:
             row("final loss", f"{summary['final_loss']:.4g}")
+
     scores = evaluation.scores
     where = f"on {evaluation.num_trials} fresh trials" + (f" (seed {seed})" if seed is not None else "")
     metric = task.primary_metric
@@ -76,6 +82,8 @@ def format_report(*, task, evaluation, run_dir: str | None = None, summary: dict
         lines.append(f"  per {key}:")
         lines.extend("    " + t for t in _condition_table(evaluation.per_condition[key], key, metric,
                                                          percent=metric == "accuracy"))
+    if summary and summary.get("warning"):
+        row("warning", summary["warning"])
     return "\n".join(lines)
 
 

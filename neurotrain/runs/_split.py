@@ -26,15 +26,17 @@ import braintools
 import numpy as np
 
 from .. import analysis as an
-from .._errors import CheckpointError, ConfigError, NeurotrainError
+from .._errors import CheckpointError, ConfigError, NeurotrainError, RunDirectoryError
 from .._validate import check_int
 from ..io import RunLayout, jsonable, library_versions, read_json, write_json
 from ..models import build_model
 from ..training import HYPERPARAMETERS, Trainer, TrainResult, summarize
+from ._constraints import model_arguments, run_penalties, run_schedule
 from ._directory import run_config, run_summary, save_figures
 from ._notes import Notes, NotesCallback
 from ._population import _NOISE, PopulationRun, final_eval_seed, read_population_run
 from ._report import PROG
+from ._rundir import io_error_text, open_new_run, reading
 from ._train import LOG_EVERY, plan_run
 
 __all__ = ["split_network", "SplitNetworkResult", "analyze_population_run", "PopulationAnalyzeRunResult"]
@@ -175,7 +177,14 @@ def split_network(run_dir: str | os.PathLike, network: int, out: str | os.PathLi
     16
     """
     note = Notes(notes)
-    run = _run if _run is not None else read_population_run(run_dir, step=step, notes=note)
+    if _run is not None:   # analyze_population_run holds the readers' lock and has read the run
+        return _split(_run, network, out, figures=figures, note=note)
+    with reading(run_dir) as layout:
+        run = read_population_run(layout.root, step=step, notes=note)
+        return _split(run, network, out, figures=figures, note=note)
+
+
+def _split(run: PopulationRun, network: int, out, *, figures: bool, note: Notes) -> SplitNetworkResult:
     k = check_int("network", network, minimum=0, maximum=run.size - 1,
                   fix=f"The population of {run.run_dir} has {run.size} networks (0 to {run.size - 1}).")
     out = os.fspath(out) if out is not None else RunLayout(run.run_dir).network_dir(k)
@@ -184,50 +193,66 @@ def split_network(run_dir: str | os.PathLike, network: int, out: str | os.PathLi
     plan = plan_run(options)
     opts, task = plan.options, plan.task
     brainstate.random.seed(opts.seed)
-    model = build_model(opts.cell, num_rec=opts.hidden, task=task, num_layers=opts.layers, **opts.cell_params)
+    cell_params, model_params = model_arguments(opts, run.config)
+    model = build_model(opts.cell, num_rec=opts.hidden, task=task, num_layers=opts.layers, **cell_params,
+                        **model_params)
     optimizer = braintools.optim.Adam(lr=opts.lr)
     trainer = Trainer(model, task, optimizer, method=plan.method, handle_signals=False,
-                      config=opts.train_config().replace(log_every=LOG_EVERY))
+                      config=opts.train_config().replace(log_every=LOG_EVERY), penalties=run_penalties(opts),
+                      schedule=run_schedule(opts))
     history = run.network_history(k)
     phase = (int(run.phase["index"]), int(run.phase["start"])) if run.phase else (0, 0)
     trainer.set_state({key: v[k] for key, v in run.params.items()}, opt_leaves=[leaf[k] for leaf in run.opt_state],
                       step=run.step, history=history, phase=phase)
     member = run.member(k)
     at, why = run.stopped.get(k, (None, None))
-    layout = RunLayout(out)
-    os.makedirs(out, exist_ok=True)
-    for path in layout.train_outputs():          # an earlier split of the same network
-        os.remove(path)
     split_from = {"run_dir": os.path.abspath(run.run_dir), "network": k, "member": member, "step": run.step,
                   "checkpoint": os.path.abspath(run.checkpoint), "stopped_at": at, "stop_reason": why}
     now = datetime.datetime.now().isoformat(timespec="seconds")
     training = {**trainer.config.to_dict(), "checkpoint_every": opts.checkpoint_every,
                 "keep_checkpoints": opts.keep_checkpoints}
-    config = {"command": f"neurotrain.runs.split_network({run.run_dir!r}, {k})", "created": now, "seed": opts.seed,
+    command = f"neurotrain.runs.split_network({run.run_dir!r}, {k})"
+    config = {"command": command, "created": now, "seed": opts.seed,
               "method": plan.method.config(), "training": training,
               "cli": {"task": opts.task, "task_params": opts.task_params, "cell": opts.cell, "hidden": opts.hidden,
                       "layers": opts.layers, "cell_params": opts.cell_params},
               "options": opts.to_dict(), "split_from": split_from}
-    write_json(layout.config_file, run_config(model=model, task=task, config=config, optimizer=optimizer))
-    trainer.save_checkpoint(layout.checkpoint(run.step))
-    done = run.summary or {}   # the population finished (all steps, or every network stopped early)
-    finished = run.step >= opts.steps or (done.get("steps") == run.step
-                                          and done.get("stop_reason") not in (None, "interrupted", "diverged"))
-    reason = why or ((run.summary or {}).get("stop_reason") or "completed")
-    if finished:
-        trainer.sync()
-        evaluation = an.evaluate(model, task, opts.eval_trials, seed=final_eval_seed(opts.seed))
-        result = _network_result(run, k, history, reason)
-        summary = run_summary(task, result, evaluation, {"split_from": split_from})
-        summary["final_loss"] = _final_loss(history.loss)
-        if figures and len(result.loss):
-            save_figures(out, task=task, result=result, evaluation=evaluation)
-    else:
-        summary = {"task": task.name, "steps": run.step, "num_steps": opts.steps, "stop_reason": "interrupted",
-                   "primary_metric": task.primary_metric, "final_loss": _final_loss(history.loss),
-                   "split_from": split_from}
-    summary = jsonable(summary)
-    write_json(layout.summary_file, summary)
+    # the network's run directory is taken as train_run takes one: its lock, the marker, and an
+    # earlier split of the same network replaced atomically once the new one is whole
+    target = open_new_run(out, note=note, command=command)
+    failed = True
+    try:
+        first = RunLayout(target.write_root)
+        layout = RunLayout(target.root)
+        write_json(first.config_file, run_config(model=model, task=task, config=config, optimizer=optimizer))
+        trainer.save_checkpoint(first.checkpoint(run.step))
+        target.start()
+        done = run.summary or {}   # the population finished (all steps, or every network stopped early)
+        finished = run.step >= opts.steps or (done.get("steps") == run.step
+                                              and done.get("stop_reason") not in (None, "interrupted", "diverged"))
+        reason = why or (done.get("stop_reason") or "completed")
+        if finished:
+            trainer.sync()
+            evaluation = an.evaluate(model, task, opts.eval_trials, seed=final_eval_seed(opts.seed))
+            result = _network_result(run, k, history, reason)
+            summary = run_summary(task, result, evaluation, {"split_from": split_from})
+            summary["final_loss"] = _final_loss(history.loss)
+            if figures and len(result.loss):
+                save_figures(layout.root, task=task, result=result, evaluation=evaluation)
+        else:
+            summary = {"task": task.name, "steps": run.step, "num_steps": opts.steps, "stop_reason": "interrupted",
+                       "primary_metric": task.primary_metric, "final_loss": _final_loss(history.loss),
+                       "split_from": split_from}
+        summary = jsonable(summary)
+        write_json(layout.summary_file, summary)
+        failed = False
+    except OSError as e:
+        if isinstance(e, RunDirectoryError):
+            raise
+        where = "nothing was written" if not target.started else f"{out} holds the network's checkpoint"
+        raise RunDirectoryError(f"cannot write network {k} into {out}: {io_error_text(e)}; {where}.") from None
+    finally:
+        target.close(failed)
     return SplitNetworkResult(run.run_dir, k, member, out, run.step, summary, tuple(note.items))
 
 
@@ -264,6 +289,7 @@ class PopulationAnalyzeRunResult:
     summary_file: str
     network_dirs: tuple[str, ...]
     notes: tuple[str, ...] = ()
+    saved: bool = False
 
     def table(self) -> str:
         """A row per network and the population's summary rows."""
@@ -278,12 +304,17 @@ class PopulationAnalyzeRunResult:
         return an.format_table(headers, body, footer=footer, align_left=1)
 
     def report(self) -> str:
-        """What ``neurotrain analyze`` prints for a population: the table and where it was written."""
+        """What ``neurotrain analyze`` prints for a population: the table and (once written) where."""
         lines = [f"{PROG}: analysed {len(self.networks)} networks of {self.run_dir} ({self.task.name}); each one's "
                  f"analysis is in {os.path.join(self.run_dir, RunLayout.NETWORKS_DIR)}/net-<k>", ""]
         lines += self.table().splitlines()
-        lines += ["", f"  wrote {self.summary_file}"]
+        if self.saved:
+            lines += ["", self.files_line()]
         return "\n".join(lines)
+
+    def files_line(self) -> str:
+        """The last line of :meth:`report`: what was written where."""
+        return f"  wrote {self.summary_file}"
 
 
 def _analysis_row(k: int, member: dict, result, out: str, run_dir: str) -> dict[str, Any]:
@@ -311,7 +342,8 @@ def _analysis_row(k: int, member: dict, result, out: str, run_dir: str) -> dict[
 
 
 def analyze_population_run(run_dir: str | os.PathLike, *, networks: Sequence[int] | None = None,
-                           analyze: Callable[..., Any], notes: NotesCallback | None = None,
+                           analyze: Callable[..., Any], notes: NotesCallback | None = None, save: bool = True,
+                           before_write: Callable[[Any], object] | None = None,
                            **options: Any) -> PopulationAnalyzeRunResult:
     """Analyse every network (or ``networks``) of a population run, each as a run of its own.
 
@@ -329,6 +361,11 @@ def analyze_population_run(run_dir: str | os.PathLike, *, networks: Sequence[int
     analyze : callable
         The one-network analysis (``neurotrain.runs.analyze_run``).
     notes : callable, optional
+    save : bool
+        Write each network's analysis and the population's ``analysis.json`` (``False``: only
+        compute; the networks are still split into their folders).
+    before_write : callable, optional
+        Called with the result before the population's ``analysis.json`` is written.
     **options
         Passed to ``analyze`` (``trials``, ``candidates``, ``mode``, ``seed``, ``figures``...).
 
@@ -337,33 +374,44 @@ def analyze_population_run(run_dir: str | os.PathLike, *, networks: Sequence[int
     PopulationAnalyzeRunResult
     """
     note = Notes(notes)
-    run = read_population_run(run_dir, notes=note)
-    chosen = list(range(run.size)) if networks is None else [
-        check_int("networks", k, minimum=0, maximum=run.size - 1,
-                  fix=f"The population of {run.run_dir} has {run.size} networks (0 to {run.size - 1}).")
-        for k in networks]
-    if not chosen:
-        raise ConfigError("networks is empty; name at least one network (or leave it out for all).")
-    layout = RunLayout(run.run_dir)
-    results, rows, dirs = [], [], []
-    for k in chosen:
-        out = layout.network_dir(k)
-        if not _split_is_current(out, run, k):
-            split_network(run.run_dir, k, out, figures=False, notes=note, _run=run)
-        result = analyze(out, notes=note, **options)
-        results.append(result)
-        rows.append(_analysis_row(k, run.member(k), result, out, run.run_dir))
-        dirs.append(out)
-    numeric = _numeric_columns(rows)
-    summary = jsonable({
-        "task": run.task.name, "run_dir": run.run_dir, "step": run.step, "population": run.population.size,
-        "networks": rows, "population_summary": {c: summarize([r.get(c, np.nan) for r in rows]) for c in numeric},
-        "created": datetime.datetime.now().isoformat(timespec="seconds"), "versions": library_versions()})
-    for path in layout.analysis_outputs(figures=False):
-        os.remove(path)
-    write_json(layout.analysis_file, summary)
-    return PopulationAnalyzeRunResult(run.run_dir, run.task, tuple(chosen), tuple(results), tuple(rows), summary,
-                                      layout.analysis_file, tuple(dirs), tuple(note.items))
+    with reading(run_dir) as layout:
+        run = read_population_run(layout.root, notes=note)
+        chosen = list(range(run.size)) if networks is None else [
+            check_int("networks", k, minimum=0, maximum=run.size - 1,
+                      fix=f"The population of {run.run_dir} has {run.size} networks (0 to {run.size - 1}).")
+            for k in networks]
+        if not chosen:
+            raise ConfigError("networks is empty; name at least one network (or leave it out for all).")
+        results, rows, dirs = [], [], []
+        for k in chosen:
+            out = layout.network_dir(k)
+            if not _split_is_current(out, run, k):
+                split_network(run.run_dir, k, out, figures=False, notes=note, _run=run)
+            result = analyze(out, notes=note, save=save, **options)
+            results.append(result)
+            rows.append(_analysis_row(k, run.member(k), result, out, run.run_dir))
+            dirs.append(out)
+        numeric = _numeric_columns(rows)
+        summary = jsonable({
+            "task": run.task.name, "run_dir": run.run_dir, "step": run.step, "population": run.population.size,
+            "source": {"checkpoint": os.path.relpath(run.checkpoint, layout.root), "step": run.step},
+            "networks": rows, "population_summary": {c: summarize([r.get(c, np.nan) for r in rows]) for c in numeric},
+            "created": datetime.datetime.now().isoformat(timespec="seconds"), "versions": library_versions()})
+        result = PopulationAnalyzeRunResult(run.run_dir, run.task, tuple(chosen), tuple(results), tuple(rows),
+                                            summary, layout.analysis_file, tuple(dirs), tuple(note.items))
+        if before_write is not None:
+            before_write(result)
+        if not save:
+            return result
+        try:
+            for path in layout.analysis_outputs(figures=False):
+                os.remove(path)
+            write_json(layout.analysis_file, summary)
+        except OSError as e:
+            raise RunDirectoryError(f"cannot write {layout.analysis_file}: {io_error_text(e)}; each network's "
+                                    f"analysis is in its folder under {os.path.join(layout.root, layout.NETWORKS_DIR)}"
+                                    f".") from None
+    return dataclasses.replace(result, saved=True)
 
 
 def _numeric_columns(rows) -> list[str]:

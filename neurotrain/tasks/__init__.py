@@ -11,6 +11,7 @@ from ._integrator import Integrator
 from ._memory_anti import MemoryAntiAngle, MemoryAntiNumber
 from ._periods import TimedTask
 from ._registry import get_task_class, list_tasks, make_task, register_task, task_from_config
+from ._rule_reversal import RULE_PATTERNS, ClosedLoopTask, RuleReversal
 from ._timing import Period, Timing
 from ._yang import PERIODS, YANG_RULES, RingTask, YangMultitask, YangTask, popvec, ring_bump
 from ._yang_rules import (
@@ -39,7 +40,7 @@ from ._yang_soo import SooA, SooB, SooC, SooTask
 
 __all__ = [
     "Task", "TrialBatch", "steps_of", "Integrator", "Copy", "PerceptualDecisionMaking",
-    "decision_choice", "register_task", "get_task_class", "make_task", "task_from_config", "list_tasks",
+    "decision_choice", "ClosedLoopTask", "RuleReversal", "RULE_PATTERNS", "register_task", "get_task_class", "make_task", "task_from_config", "list_tasks",
 ]
 
 # Yang et al. 2019 family and the Soo et al. 2023 structures (_yang*.py)

@@ -16,20 +16,26 @@ from ._callbacks import (
     ProgressBar,
     TensorBoardLogger,
 )
+from ._chance import chance_loss, learning_check
 from ._config import DEFAULT_ACTIVITY_BOUND, TrainConfig
+from ._curriculum import curriculum, curriculum_stages
+from ._long import CD, DASC, SCTT, SkipTransform, skip_blocks
 from ._loop import Trainer, TrainResult, train
 from ._losses import Objective, l2_penalty, masked_cross_entropy, masked_mse, rate_penalty
 from ._methods import BPTT, METHODS, GradientMethod, StepContext, get_method, register_method
 from ._online import DRTRL, ESDRTRL, OnlineMethod, PPProp
 from ._optim import FunctionalOptimizer, functional_optimizer
+from ._penalties import CustomPenalty, Penalty, RatePenalty, WeightPenalty, check_penalties
 from ._population import HYPERPARAMETERS, Population, summarize, trimmed_mean
 from ._schedule import Phase
 from ._step import clip_by_global_norm
 
 __all__ = [
-    "train", "TrainConfig", "Trainer", "Population", "HYPERPARAMETERS", "summarize", "trimmed_mean", "Phase", "StepContext", "FunctionalOptimizer", "functional_optimizer", "TrainResult", "clip_by_global_norm", "GradientMethod", "BPTT",
+    "train", "TrainConfig", "Trainer", "CD", "SCTT", "DASC", "SkipTransform", "skip_blocks", "Population", "HYPERPARAMETERS", "summarize", "trimmed_mean", "Phase", "StepContext", "FunctionalOptimizer", "functional_optimizer", "TrainResult", "clip_by_global_norm", "GradientMethod", "BPTT",
     "Objective", "masked_cross_entropy", "masked_mse", "l2_penalty", "rate_penalty",
     "Callback", "ProgressBar", "CSVLogger", "EarlyStopping", "get_method", "METHODS",
     "register_method", "OnlineMethod", "DRTRL", "PPProp", "ESDRTRL", "Checkpoint", "TensorBoardLogger",
-    "DEFAULT_ACTIVITY_BOUND",
+    "DEFAULT_ACTIVITY_BOUND", "chance_loss", "learning_check",
+    "curriculum", "curriculum_stages", "Penalty", "WeightPenalty", "RatePenalty", "CustomPenalty",
+    "check_penalties",
 ]

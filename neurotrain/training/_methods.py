@@ -84,6 +84,8 @@ class StepContext:
     overrides : dict
         Cell settings for the forward pass (the noise levels of one network of a population);
         pass them to ``forward.run(..., overrides=ctx.overrides)``.
+    task : Task or None
+        The phase's training task (:meth:`loop` reads it).
 
     Examples
     --------
@@ -110,6 +112,14 @@ class StepContext:
     options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     monitor: bool = True
     overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    task: Any = None
+
+    def loop(self, batch):
+        """The closed loop of ``batch`` when the phase's task is closed-loop (its inputs depend
+        on the network's answers), else ``None``; pass it to ``forward.run(..., loop=...)``."""
+        if self.task is not None and getattr(self.task, "closed_loop", False):
+            return self.task.loop(batch)
+        return None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -166,6 +176,12 @@ class GradientMethod:
     def untrained_parameters(self, model) -> dict[tuple, str]:
         """``{parameter path: reason}`` for parameters this method gives no gradient."""
         return {}
+
+    def schedule(self, model, task, num_steps: int):
+        """The phases this method trains in when ``train`` is given no ``schedule=`` (a list of
+        :class:`~neurotrain.training.Phase`), or ``None`` for one plain phase. Methods that are
+        themselves a schedule (coarsened discretisation, skip connections) return theirs."""
+        return None
 
     def describe_parameters(self, keys, untrained: Mapping[tuple, str]) -> dict[str, str]:
         """``{dotted path: how it is trained}`` for every parameter (recorded in run directories)."""
@@ -261,8 +277,8 @@ class BPTT(GradientMethod):
         transform = self.forward_transform(ctx, batch)
 
         def loss_fn(p):
-            outputs, activity, _ = ctx.forward.run(p, batch.inputs, key=key, dt=ctx.dt, transform=transform,
-                                                   overrides=ctx.overrides)
+            outputs, activity, *_ = ctx.forward.run(p, batch.inputs, key=key, dt=ctx.dt, transform=transform,
+                                                    overrides=ctx.overrides, loop=ctx.loop(batch))
             total, aux = ctx.objective(outputs, activity, batch, p)
             if ctx.monitor:
                 aux = {**aux, "max_activity": max_abs(activity)}

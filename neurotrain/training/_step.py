@@ -116,7 +116,7 @@ def make_train_step(*, forward, task, method, objective, optimizer, batch_size: 
         coefficients = {k: hyper[k] for k in ("l2", "rate_l2") if k in hyper}
         ctx = StepContext(forward=forward, objective=objective.with_coefficients(**coefficients),
                           update=update_fn(lr), dt=phase.dt, options=phase.options, monitor=monitor,
-                          overrides={k: hyper[k] for k in ("sigma_in", "sigma_rec") if k in hyper})
+                          overrides={k: hyper[k] for k in ("sigma_in", "sigma_rec") if k in hyper}, task=task)
         params, opt_state, loss, aux = method.train_step(ctx, params, opt_state, batch,
                                                          jax.random.fold_in(noise_key, step))
         return (params, opt_state), (loss, jnp.asarray(lr, jnp.float32), aux)
@@ -132,8 +132,9 @@ def make_eval_fn(*, forward, task, num_trials: int):
         eval_key = split_key(key)[2]
         batch = task.sample(eval_key, num_trials)
         overrides = {k: v for k, v in (hyper or {}).items() if k in ("sigma_in", "sigma_rec")}
-        outputs, _, _ = forward.run(params, batch.inputs, key=jax.random.fold_in(eval_key, 1),
-                                    overrides=overrides)
+        loop = task.loop(batch) if getattr(task, "closed_loop", False) else None
+        outputs, *_ = forward.run(params, batch.inputs, key=jax.random.fold_in(eval_key, 1),
+                                  overrides=overrides, loop=loop)
         out = {k: jnp.mean(v) for k, v in task.trial_metrics(outputs, batch).items()}
         out.update({f"ideal_{k}": jnp.mean(v) for k, v in task.ideal_observer(batch).items()})
         return out
