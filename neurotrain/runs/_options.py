@@ -487,7 +487,7 @@ class RunOptions:
         >>> RunOptions.check_values({"stepz": 5}, source="run.toml")
         Traceback (most recent call last):
         ...
-        neurotrain._errors.ConfigError: run.toml: unknown option 'stepz'. Did you mean 'steps'? Allowed options: task, task_params, cell, cell_params, hidden, layers, method, method_params, steps, batch_size, lr, l2, rate_l2, clip_norm, seed, population, population_grid, devices, chunk, eval_trials, eval_every, checkpoint_every, keep_checkpoints, activity_bound, out, no_progress, no_figures, dale, masks, freeze, readout_from, positive_readout, weight_l1, weight_l2, rate_l1, curriculum.
+        neurotrain._errors.ConfigError: run.toml: unknown option 'stepz'. Did you mean 'steps'? Allowed options: task, task_params, cell, cell_params, hidden, layers, method, method_params, steps, batch_size, lr, l2, rate_l2, clip_norm, seed, population, population_grid, devices, chunk, eval_trials, eval_every, checkpoint_every, keep_checkpoints, activity_bound, out, no_progress, no_figures, dale, masks, freeze, readout_from, positive_readout, readout_activation, weight_l1, weight_l2, rate_l1, curriculum.
         """
         names = cls.names()
         out: dict[str, Any] = {}
