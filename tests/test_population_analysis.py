@@ -24,6 +24,7 @@ def models(n=3, num_rec=8, **kw):
     return out
 
 
+@pytest.mark.slow  # compiles the evaluation 4 times; the quick check of the same claim is test_population_runs' each network of the run is the separate run (CI's `pytest -m slow` stage)
 @pytest.mark.parametrize("record", [False, True])
 def test_each_network_scores_as_evaluated_alone(record):
     nets = models(sigma_rec=[0.0, 0.05, 0.2])          # per-network noise levels
@@ -47,6 +48,7 @@ def test_each_network_scores_as_evaluated_alone(record):
     assert pe.best() == int(np.argmax(pe.scores["accuracy"]))
 
 
+@pytest.mark.slow  # trains a population, then 5 evaluations compiled (CI's `pytest -m slow` stage)
 def test_a_population_trainer_is_evaluated_with_its_networks_noise_and_hyper_parameters():
     brainstate.random.seed(0)
     pop = Population(seeds=(2, 2, 5), sigma_rec=(0.0, 0.3, 0.1), lr=(1e-2, 1e-2, 3e-3))

@@ -124,6 +124,7 @@ def test_bad_populations_on_the_command_line_are_one_line_errors(tmp_path):
     assert not (tmp_path / "x" / "checkpoints").exists()   # nothing was trained
 
 
+@pytest.mark.slow  # a subprocess with 2 host devices; the quick device check is in test_bad_populations_on_the_command_line_are_one_line_errors (CI's `pytest -m slow` stage)
 def test_devices_that_do_not_divide_the_population_are_one_line_errors(tmp_path):
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu",
                MPLBACKEND="Agg")
@@ -226,6 +227,12 @@ def test_a_split_network_is_an_ordinary_run(runs, tmp_path):
         np.testing.assert_allclose(np.asarray(ob[key], np.float64), np.asarray(oa[key], np.float64),
                                    rtol=1e-4, atol=1e-7, err_msg=key)
     np.testing.assert_allclose(b["history"]["loss"], a["history"]["loss"], rtol=1e-5)
+
+
+@pytest.mark.slow  # evaluate, analyze, export and two resumed trainings (CI's `pytest -m slow` stage)
+def test_a_split_network_is_evaluated_analysed_exported_and_trains_on_as_any_run(runs, tmp_path):
+    _, pop, alone = runs
+    one = split_network(pop.run_dir, 3, tmp_path / "net3")
     # evaluate / analyze / export take it as any run; its scores are the population's row
     ev = nt.runs.evaluate_run(one.out)
     assert ev.seed == 2 and abs(ev.evaluation.scores["accuracy"] - one.summary["accuracy"]) < 1e-9
@@ -254,7 +261,7 @@ def test_a_population_run_is_not_one_model(runs):
     assert code == 2 and "neurotrain split" in _one_error(err)
 
 
-def test_evaluate_and_analyze_every_network(runs):
+def test_evaluate_every_network(runs):
     _, pop, _ = runs
     ev = nt.runs.evaluate_run(pop.run_dir)
     rows = json.loads(Path(pop.run_dir, "summary.json").read_text())["networks"]
@@ -263,8 +270,13 @@ def test_evaluate_and_analyze_every_network(runs):
     np.testing.assert_array_equal(ev.evaluation.scores["accuracy"], [r["accuracy"] for r in rows])
     record = json.loads(Path(pop.run_dir, "evaluation.json").read_text())
     assert len(record["networks"]) == 4 and "trimmed_mean" in record["population_summary"]["accuracy"]
-    paired = nt.runs.evaluate_run(pop.run_dir, seed=7, trials=50)
+    paired = nt.runs.evaluate_run(pop.run_dir, seed=7, save=False)     # the same trials for every network
     assert paired.evaluation.seeds == (7,) * 4 and len(set(paired.evaluation.scores["ideal_accuracy"])) == 1
+
+
+@pytest.mark.slow  # the fixed points of each network (CI's `pytest -m slow` stage)
+def test_analyze_every_network(runs):
+    _, pop, _ = runs
     code, out, err = run_cli(["analyze", pop.run_dir, "--networks", "0,3", "--trials", "32", "--candidates", "8",
                            "--no-figures"])
     assert code == 0, err
@@ -281,6 +293,7 @@ def test_evaluate_and_analyze_every_network(runs):
 # --------------------------------------------------------------------------------------------
 # resume
 # --------------------------------------------------------------------------------------------
+@pytest.mark.slow  # three training runs; test_population.py checks the resume of the stacked checkpoints quickly (CI's `pytest -m slow` stage)
 def test_a_population_run_resumes_after_sigterm_bit_identically(tmp_path, monkeypatch):
     opts = dict(BASE, eval_every=5, checkpoint_every=4, population=3, no_figures=True)
     ref = train_run(RunOptions(**opts, out=str(tmp_path / "ref")))

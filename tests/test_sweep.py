@@ -243,6 +243,7 @@ def test_the_slurm_submission_is_a_job_array_of_the_jobs(tmp_path, monkeypatch):
     assert (tmp_path / "bin" / "sacct.calls").read_text().count("\n") == calls + 1
 
 
+@pytest.mark.slow  # two training runs and a resumed one (CI's `pytest -m slow` stage)
 def test_a_job_leaving_on_a_requeue_signal_writes_a_whole_checkpoint_and_resumes(tmp_path, monkeypatch):
     """submitit's handler of a timeout / preemption signal (USR2 on Slurm) requeues the job and
     calls sys.exit inside training: the checkpoint written on the way out is whole, and the
