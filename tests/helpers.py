@@ -369,3 +369,17 @@ def relative_error(a, b) -> float:
 def global_norm(tree) -> float:
     """L2 norm over every leaf of a pytree."""
     return float(np.sqrt(sum(np.sum(np.asarray(x, np.float64) ** 2) for x in jax.tree.leaves(tree))))
+
+
+def run_cli(argv) -> tuple[int, str, str]:
+    """``neurotrain.cli.main(argv)`` in this process: ``(exit code, stdout, stderr)``, warnings off."""
+    import io
+    import warnings
+
+    from neurotrain.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        code = main(argv)
+    return code, out.getvalue(), err.getvalue()

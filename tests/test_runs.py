@@ -71,8 +71,8 @@ def test_run_options_defaults_come_from_train_config_except_the_run_defaults():
         assert RunOptions.resumable(name) is TrainConfig.resumable(train_name), name
     assert RunOptions.help("steps") == TrainConfig.help("num_steps") and RunOptions.resumable("steps")
     assert RunOptions.help("l2") == TrainConfig.help("l2")
-    assert RunOptions.resumable_names() == ("steps", "eval_every", "checkpoint_every", "keep_checkpoints",
-                                            "no_progress", "no_figures")
+    assert RunOptions.resumable_names() == ("steps", "devices", "chunk", "eval_every", "checkpoint_every",
+                                            "keep_checkpoints", "no_progress", "no_figures")
     cfg = RunOptions(steps=30, clip_norm=1.0, seed=4).train_config()
     assert (cfg.num_steps, cfg.clip_norm, cfg.seed, cfg.eval_every) == (30, 1.0, 4, 200)
 

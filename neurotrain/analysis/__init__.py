@@ -15,6 +15,14 @@ from ._evaluate import Evaluation, evaluate, run_trials
 from ._fixed_points import FixedPoints, find_fixed_points, unique_points
 from ._linearize import STABILITY_KINDS, Linearization, classify_eigenvalues, linearize
 from ._pca import PCAResult, pca
+from ._population import (
+    SUMMARY_ROWS,
+    PopulationAnalysis,
+    PopulationEvaluation,
+    analyze_population,
+    evaluate_population,
+    format_table,
+)
 from ._saving import DataSaver, load_result, save_figure, save_result
 
 __all__ = ["Evaluation", "evaluate", "run_trials"]
@@ -30,3 +38,7 @@ __all__ += [
     "StepFunction", "step_function",
     "save_result", "load_result", "save_figure", "DataSaver",
 ]
+
+# populations: every network scored and analysed, summarised over the population
+__all__ += ["PopulationEvaluation", "evaluate_population", "PopulationAnalysis", "analyze_population",
+            "format_table", "SUMMARY_ROWS"]

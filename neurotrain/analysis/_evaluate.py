@@ -133,11 +133,28 @@ def evaluate(model, task, num_trials: int = 1000, *, seed: int = 0, batch_size: 
             parts.append(jax.device_get(chunk(params, jax.random.fold_in(key, i), n)))
             done, i = done + n, i + 1
 
+    return evaluation_from_chunks(task, num_trials, parts, record)
+
+
+def evaluation_from_chunks(task, num_trials: int, parts, record: bool) -> Evaluation:
+    """An :class:`Evaluation` from chunks of trials, each ``(batch, outputs, activity, metrics)``."""
     def cat(xs, axis):
         return np.concatenate([np.asarray(x) for x in xs], axis=axis)
 
     metrics = {k: cat([p[3][k] for p in parts], 0) for k in parts[0][3]}
     info = {k: cat([p[0].info[k] for p in parts], 0) for k in parts[0][0].info}
+    trials = None
+    if record:
+        trials = {"inputs": cat([p[0].inputs for p in parts], 1), "outputs": cat([p[1] for p in parts], 1),
+                  "activity": cat([p[2] for p in parts], 1), "targets": cat([p[0].targets for p in parts], 1),
+                  "mask": cat([p[0].mask for p in parts], 1)}
+    return evaluation_of(task, num_trials, metrics, info, trials)
+
+
+def evaluation_of(task, num_trials: int, metrics: dict, info: dict, trials: dict | None = None) -> Evaluation:
+    """An :class:`Evaluation` from per-trial ``metrics`` and ``info`` (each ``(B,)``): the mean
+    scores and the per-condition table; ``trials`` holds the recorded ``inputs``, ``outputs``,
+    ``activity``, ``targets`` and ``mask`` (``None``: not recorded)."""
     scores = {k: float(np.mean(v)) for k, v in metrics.items()}
     per_condition = {}
     for ck in task.condition_keys:
@@ -149,16 +166,12 @@ def evaluate(model, task, num_trials: int = 1000, *, seed: int = 0, batch_size: 
             rows.append(row)
         per_condition[ck] = rows
     empty = np.zeros((0,))
+    trials = trials or {}
     return Evaluation(
         task=task.name, num_trials=int(num_trials), scores=scores, per_condition=per_condition,
-        trial_metrics=metrics,
-        inputs=cat([p[0].inputs for p in parts], 1) if record else empty,
-        outputs=cat([p[1] for p in parts], 1) if record else empty,
-        activity=cat([p[2] for p in parts], 1) if record else empty,
-        targets=cat([p[0].targets for p in parts], 1) if record else empty,
-        mask=cat([p[0].mask for p in parts], 1) if record else empty,
-        info=info,
-    )
+        trial_metrics=metrics, inputs=trials.get("inputs", empty), outputs=trials.get("outputs", empty),
+        activity=trials.get("activity", empty), targets=trials.get("targets", empty),
+        mask=trials.get("mask", empty), info=info)
 
 
 # model -> {(task, noise flags of the cells): jitted chunk}; evaluating the same network again

@@ -64,9 +64,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-figures", action="store_true", help="write no figures (default: write them)")
     p.add_argument("--function", choices=PSYCHOMETRIC_FUNCTIONS, default=default["function"],
                    help=f"psychometric function (default: {shown['function']})")
+    p.add_argument("--networks", type=_indices, default=None, metavar="LIST",
+                   help="a population run: the networks to analyse, comma-separated indices (default: all); "
+                        "each is split into RUN_DIR/networks/net-<K> and analysed there, and analysis.json gets "
+                        "a row per network and the population's summary")
     p.add_argument("--noise", action="store_true",
                    help="score the behaviour with the network's input/recurrent noise on, as in training "
                         "(default: off, the deterministic network whose fixed points are analysed)")
+
+
+def _indices(text: str) -> tuple[int, ...]:
+    """An argparse ``type=``: comma-separated network indices (``0,3,5``)."""
+    try:
+        out = tuple(int(t) for t in text.split(",") if t.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be comma-separated network indices (e.g. 0,3,5); got {text!r}") from None
+    if not out or min(out) < 0:
+        raise argparse.ArgumentTypeError(f"must be comma-separated network indices >= 0 (e.g. 0,3,5); got {text!r}")
+    return out
 
 
 def run(args) -> int:
@@ -89,7 +104,7 @@ def run(args) -> int:
     result = analyze_run(args.run_dir, trials=args.trials, candidates=args.candidates, mode=args.mode,
                          q_tol=args.q_tol, noise_scale=args.noise_scale, seed=args.seed, formats=args.formats,
                          figures=not args.no_figures, function=args.function, noise=args.noise,
-                         notes=print_note, before_write=report)
+                         networks=args.networks, notes=print_note, before_write=report)
     print(result.files_line())
     sys.stdout.flush()
     return 0

@@ -8,10 +8,10 @@ subcommand runs, so ``neurotrain --help`` stays fast.
 
 Exit codes: 0 success, 2 a usage or configuration error or a file that cannot be read or
 written (one line on stderr, no traceback), 3 training diverged (the last good checkpoint stays
-on disk), 130 interrupted by Ctrl-C and 143 stopped by SIGTERM (a checkpoint is written; resume
-with ``neurotrain train --resume``). Once a run has been interrupted, further Ctrl-C presses
-while the command shuts down are ignored, so it always ends with exit code 130 and the resume
-command.
+on disk), 4 some jobs of a sweep did not finish (run it again to resume them), 130 interrupted
+by Ctrl-C and 143 stopped by SIGTERM (a checkpoint is written; resume with ``neurotrain train
+--resume``). Once a run has been interrupted, further Ctrl-C presses while the command shuts
+down are ignored, so it always ends with exit code 130 and the resume command.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from . import _analyze  # standard library only at import time
+from . import _analyze, _sweep  # standard library only at import time
 from ._shell import (
     EXIT_USAGE,
     PROG,
@@ -44,10 +44,10 @@ EXIT_TERMINATED = 143
 #: the exit code of each outcome of ``neurotrain train`` (``TrainRunResult.status``)
 EXIT_CODES = {"completed": 0, "already-done": 0, "diverged": EXIT_DIVERGED,
               "interrupted": EXIT_INTERRUPTED, "terminated": EXIT_TERMINATED}
-COMMANDS = ("train", "evaluate", "analyze", "export", "tasks")
+COMMANDS = ("train", "evaluate", "analyze", "export", "split", "sweep", "tasks")
 _TABLE_FLAGS = {"task_params": "--task-param", "cell_params": "--cell-param", "method_params": "--method-param",
-                "masks": "--mask", "freeze": "--freeze", "weight_l1": "--weight-l1", "weight_l2": "--weight-l2",
-                "curriculum": "--curriculum"}
+                "population_grid": "--population-grid", "masks": "--mask", "freeze": "--freeze",
+                "weight_l1": "--weight-l1", "weight_l2": "--weight-l2", "curriculum": "--curriculum"}
 _RAW = argparse.RawDescriptionHelpFormatter
 
 
@@ -79,6 +79,8 @@ def build_parser(commands: Iterable[str] | None = None) -> argparse.ArgumentPars
                 "  neurotrain evaluate runs/perceptual-decision-making-leaky-20250101-120000\n"
                 "  neurotrain analyze runs/perceptual-decision-making-leaky-20250101-120000\n"
                 "  neurotrain export runs/perceptual-decision-making-leaky-20250101-120000\n"
+                "  neurotrain train --population 16 --population-grid lr=1e-3,1e-2   # 32 networks together\n"
+                "  neurotrain sweep --grid hidden=64,128 --seeds 8 --out sweeps/a    # population jobs via submitit\n"
                 "  neurotrain tasks"),
         formatter_class=_RAW,
     )
@@ -110,8 +112,11 @@ def build_parser(commands: Iterable[str] | None = None) -> argparse.ArgumentPars
     an = _analyze.add_parser(sub, arguments=False)
     sub.add_parser("tasks", help="list the tasks with their aliases, paper and description",
                    description="List every registered task with its aliases, paper and description.")
+    sp = _sweep.add_split_parser(sub)
+    sw = _sweep.add_sweep_parser(sub)
     for name, p, add in (("train", tr, _train_arguments), ("evaluate", ev, _evaluate_arguments),
-                         ("export", ex, _export_arguments), ("analyze", an, _analyze.add_arguments)):
+                         ("export", ex, _export_arguments), ("analyze", an, _analyze.add_arguments),
+                         ("split", sp, _sweep.add_split_arguments), ("sweep", sw, _sweep_arguments)):
         if name in wanted:
             add(p)
     return parser
@@ -138,12 +143,27 @@ def _train_arguments(tr: argparse.ArgumentParser) -> None:
                    help="continue the run in RUN_DIR from its newest checkpoint, with its recorded "
                         f"options; only {', '.join(resumable[:-1])} and {resumable[-1]} may be changed "
                         "(default: a new run)")
+    _run_option_flags(tr)
+
+
+def _sweep_arguments(sw: argparse.ArgumentParser) -> None:
+    """The options of ``sweep``: its own, and the run options that set every configuration's base."""
+    _sweep.add_sweep_arguments(sw)
+    _run_option_flags(sw, exclude=_sweep.SWEEP_EXCLUDED)
+
+
+def _run_option_flags(parser: argparse.ArgumentParser, exclude: Sequence[str] = ()) -> None:
+    """One flag per :class:`~neurotrain.runs.RunOptions` field (but ``exclude``), in its groups."""
+    from ..runs import RunOptions
+
     groups: dict[str, Any] = {}
     for name in RunOptions.names():
+        if name in exclude:
+            continue
         meta = RunOptions.meta(name)
         kind = meta["kind"]
         if meta["group"] not in groups:
-            groups[meta["group"]] = tr.add_argument_group(meta["group"])
+            groups[meta["group"]] = parser.add_argument_group(meta["group"])
         g = groups[meta["group"]]
         shown = meta["shown_default"] or show_default(RunOptions.default(name))
         text = f"{meta['help']} (default: {shown})"
@@ -190,13 +210,13 @@ def _use_agg() -> None:
     matplotlib.use("Agg")
 
 
-def _given_options(args) -> dict[str, Any]:
+def _given_options(args, exclude: Sequence[str] = ()) -> dict[str, Any]:
     """The options given as flags, checked (tables from their KEY=VALUE items)."""
     from ..runs import RunOptions
 
     given = {}
     for name in RunOptions.names():
-        if name in vars(args):
+        if name in vars(args) and name not in exclude:
             value = getattr(args, name)
             if name == "freeze":   # --freeze W_in: a bare name freezes the whole parameter
                 value = [v if "=" in v else f"{v}=true" for v in value]
@@ -345,6 +365,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     commands = {"train": lambda: _cmd_train(args, argv), "evaluate": lambda: _cmd_evaluate(args),
                 "export": lambda: _cmd_export(args), "analyze": lambda: _analyze.run(args),
+                "split": lambda: _sweep.run_split_command(args),
+                "sweep": lambda: _sweep.run_sweep_command(args, _given_options(args, _sweep.SWEEP_EXCLUDED)),
                 "tasks": lambda: _cmd_tasks(args)}
     try:
         return commands[args.command]()

@@ -7,13 +7,15 @@ A run directory, as ``neurotrain train`` / :func:`neurotrain.runs.train_run` wri
       checkpoints/         step-00000000.msgpack, step-00000500.msgpack, ...
       metrics.csv          the training log
       summary.json         headline numbers of the training run
-      figures/             loss_curve.png, example_trials.png, performance_by_condition.png,
+      figures/             loss_curve.png, example_trials.png, performance_by_condition.png
+                           (a population: loss_curve.png, population_scores.png),
                            and the figures of ``analyze`` (fixed_points_2d.png, ...)
       tensorboard/         TensorBoard event files (only with tensorboardX or torch installed)
       evaluation.json      written by ``evaluate``
       analysis.json        written by ``analyze``
       analysis/            written by ``analyze``: fixed_points, pca, psychometric (.json + .npz)
       export/              written by ``export``: weights.npz, description.json
+      networks/            a population's networks split out as run directories (net-000, ...)
       checkpoint.msgpack   the single checkpoint of runs written before checkpoints/ (read only)
       .neurotrain-run      the marker: this folder is a neurotrain run (its run id, when made)
       .neurotrain.lock     the writers' lock; .neurotrain-readers.lock the readers' (see io._lock)
@@ -83,13 +85,16 @@ class RunLayout:
     ANALYSIS_DIR: ClassVar[str] = "analysis"
     EXPORT_DIR: ClassVar[str] = "export"
     TENSORBOARD_DIR: ClassVar[str] = "tensorboard"
+    #: a population's networks split out as ordinary run directories (``net-<k>``)
+    NETWORKS_DIR: ClassVar[str] = "networks"
     #: the marker that says "this folder is a neurotrain run" (JSON: run id, creation time)
     MARKER_FILE: ClassVar[str] = ".neurotrain-run"
     #: the writers' lock (training, replacing) and the readers' lock (evaluate, analyze, export)
     LOCK_FILE: ClassVar[str] = ".neurotrain.lock"
     READERS_LOCK_FILE: ClassVar[str] = ".neurotrain-readers.lock"
     #: figures ``train`` draws into ``figures/`` (names without extension)
-    TRAIN_FIGURES: ClassVar[tuple[str, ...]] = ("loss_curve", "example_trials", "performance_by_condition")
+    TRAIN_FIGURES: ClassVar[tuple[str, ...]] = ("loss_curve", "example_trials", "performance_by_condition",
+                                                "population_scores")
     #: figures ``analyze`` draws into ``figures/``
     ANALYSIS_FIGURES: ClassVar[tuple[str, ...]] = ("fixed_points_2d", "fixed_points_3d", "eigenvalues",
                                                    "eigenvalues_ct", "activity_heatmap", "psychometric")
@@ -99,6 +104,8 @@ class RunLayout:
     #: checkpoint files in ``checkpoints/``: ``step-<8 digits>.msgpack``
     CHECKPOINT_PATTERN: ClassVar[re.Pattern] = re.compile(r"^step-(\d+)\.msgpack$")
     TENSORBOARD_PATTERN: ClassVar[re.Pattern] = re.compile(r"^events\.out\.tfevents\.")
+    #: the split networks of a population (``networks/net-000``, ...): run directories of their own
+    NETWORK_PATTERN: ClassVar[re.Pattern] = re.compile(r"^net-\d{3,}$")
     #: the files of ``export/`` (``neurotrain.io.export_weights``)
     EXPORT_FILES: ClassVar[tuple[str, ...]] = ("weights.npz", "description.json")
     #: temporary files of interrupted atomic writes (``.<name>.<random>.tmp...``)
@@ -184,6 +191,10 @@ class RunLayout:
         """``figures/<name>.<fmt>``."""
         return self._path(self.FIGURES_DIR, f"{name}.{fmt}")
 
+    def network_dir(self, k: int) -> str:
+        """``networks/net-<k, 3 digits>``: network ``k`` of a population as a run directory of its own."""
+        return self._path(self.NETWORKS_DIR, f"net-{int(k):03d}")
+
     def analysis_result(self, name: str) -> str:
         """``analysis/<name>`` (without extension: a result is saved as ``.json`` + ``.npz``)."""
         return self._path(self.ANALYSIS_DIR, name)
@@ -196,7 +207,7 @@ class RunLayout:
 
     def _folders(self) -> tuple[str, ...]:
         return (self.CHECKPOINTS_DIR, self.FIGURES_DIR, self.ANALYSIS_DIR, self.EXPORT_DIR,
-                self.TENSORBOARD_DIR)
+                self.TENSORBOARD_DIR, self.NETWORKS_DIR)
 
     def links(self) -> list[str]:
         """The symbolic links where neurotrain reads or writes: its own files and folders in the
@@ -260,7 +271,7 @@ class RunLayout:
                   self.ANALYSIS_DIR: self.ANALYSIS_RESULT_PATTERN,
                   self.EXPORT_DIR: _names_pattern([os.path.splitext(n)[0] for n in self.EXPORT_FILES],
                                                   ("npz", "json")),
-                  self.TENSORBOARD_DIR: self.TENSORBOARD_PATTERN}
+                  self.TENSORBOARD_DIR: self.TENSORBOARD_PATTERN, self.NETWORKS_DIR: self.NETWORK_PATTERN}
         own = set(self._files()) | {self.METRICS_FILE + ".unreadable"}
         try:
             names = sorted(os.listdir(self.root))

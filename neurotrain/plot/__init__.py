@@ -2,6 +2,7 @@
 
 from ._behaviour import chronometric_curve, loss_comparison, psychometric_curve
 from ._dynamics import STABILITY_MARKERS, activity_heatmap, eigenvalue_spectrum, fixed_points
+from ._population import population_loss_curve, population_scores, sweep_scores
 from ._training import loss_curve, moving_average
 from ._trials import example_trials, performance_by_condition, prediction_vs_truth, softmax
 
@@ -15,3 +16,6 @@ __all__ += [
     "psychometric_curve", "chronometric_curve", "loss_comparison",
     "fixed_points", "eigenvalue_spectrum", "activity_heatmap", "STABILITY_MARKERS",
 ]
+
+# populations and sweeps
+__all__ += ["population_loss_curve", "population_scores", "sweep_scores"]

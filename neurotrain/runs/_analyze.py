@@ -22,7 +22,7 @@ import contextlib
 import dataclasses
 import datetime
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -34,8 +34,10 @@ from .._validate import check_bool, check_choice, check_int, check_number, check
 from ..io import FIGURE_FORMATS, RunLayout, jsonable, library_versions, save_figure, write_json
 from ._directory import read_run, run_seed
 from ._notes import Notes, NotesCallback
+from ._population import is_population_run
 from ._report import PROG
 from ._rundir import io_error_text, reading
+from ._split import analyze_population_run
 
 __all__ = ["analyze_run", "AnalyzeRunResult", "ANALYSIS_MODES", "PSYCHOMETRIC_FUNCTIONS"]
 
@@ -131,8 +133,9 @@ class AnalyzeRunResult:
 def analyze_run(run_dir: str | os.PathLike, *, trials: int = 512, candidates: int = 512, mode: str = "exact",
                 q_tol: float = 1e-6, noise_scale: float = 0.02, seed: int | None = None,
                 formats: str | Iterable[str] = ("png",), figures: bool = True, function: str = "logistic",
-                noise: bool = False, notes: NotesCallback | None = None, save: bool = True,
-                before_write: Callable[[AnalyzeRunResult], object] | None = None) -> AnalyzeRunResult:
+                noise: bool = False, networks: Sequence[int] | None = None,
+                notes: NotesCallback | None = None, save: bool = True,
+                before_write: Callable[[Any], object] | None = None) -> AnalyzeRunResult:
     """Behaviour, fixed points, PCA and figures of a saved run: ``neurotrain analyze``.
 
     One set of recorded trials serves everything: the behaviour scores, the psychometric fit,
@@ -168,6 +171,11 @@ def analyze_run(run_dir: str | os.PathLike, *, trials: int = 512, candidates: in
     noise : bool
         Score the behaviour with the network's noise on, as in training (default: the
         deterministic network whose fixed points are analysed).
+    networks : sequence of int, optional
+        For a population run: the networks to analyse (default all). Each is split into
+        ``RUN_DIR/networks/net-<k>`` and analysed there; the population's ``analysis.json``
+        gets a row per network and the summary (a :class:`PopulationAnalyzeRunResult` is
+        returned; ``save=False`` still writes each network's split run, not its analysis).
     notes : callable, optional
         Receives each note (e.g. a damaged newest checkpoint that was skipped, and the one used).
     save : bool
@@ -200,6 +208,13 @@ def analyze_run(run_dir: str | os.PathLike, *, trials: int = 512, candidates: in
     >>> saved.num_points == result.fixed_points.num_points == result.summary["fixed_points"]["num_points"]
     True
     """
+    if is_population_run(run_dir):   # each network as a run of its own, and the population's table
+        return analyze_population_run(
+            run_dir, networks=networks, analyze=analyze_run, notes=notes, trials=trials, candidates=candidates,
+            mode=mode, q_tol=q_tol, noise_scale=noise_scale, seed=seed, formats=formats, figures=figures,
+            function=function, noise=noise, save=save, before_write=before_write)
+    if networks is not None:
+        raise ConfigError(f"networks= selects networks of a population run; {run_dir} holds one network.")
     trials = check_int("trials", trials, minimum=1)
     candidates = check_int("candidates", candidates, minimum=1)
     mode = check_choice("mode", mode, ANALYSIS_MODES)

@@ -259,7 +259,7 @@ def save_figures(run_dir: str | os.PathLike, *, task, result=None, evaluation=No
     is written atomically (:func:`neurotrain.io.save_figure`).
     """
     layout = RunLayout(run_dir)
-    loss_curve, example_trials, by_condition = RunLayout.TRAIN_FIGURES
+    loss_curve, example_trials, by_condition = RunLayout.TRAIN_FIGURES[:3]
     made: list[tuple[str, Any]] = []
     if result is not None and len(result.loss):
         made.append((loss_curve, lambda: plot.loss_curve(result)))
@@ -354,6 +354,11 @@ def read_run(run_dir: str | os.PathLike) -> RunSnapshot:
     """
     with reading(run_dir) as layout:
         model, task, config = build_run(layout.root)
+        if isinstance(config.get("population"), dict):
+            root = layout.root
+            raise CheckpointError(f"{root} holds a population of {config['population'].get('size')} networks, not "
+                                  f"one model; read it with neurotrain.runs.read_population_run, or write one "
+                                  f"network as a run of its own with neurotrain.runs.split_network({root!r}, k).")
         found = find_checkpoint(layout.root)
         if found is not None:
             path, data, skipped = found.path, found.data, found.skipped

@@ -15,6 +15,7 @@ from ..io import jsonable, library_versions, read_json, write_json
 from ._directory import read_run, run_seed
 from ._notes import Notes, NotesCallback
 from ._options import RUN_DEFAULTS
+from ._population import evaluate_population_run, is_population_run
 from ._report import PROG, format_report
 from ._rundir import io_error_text, reading
 
@@ -107,6 +108,8 @@ def evaluate_run(run_dir: str | os.PathLike, *, trials: int | None = None, seed:
     Returns
     -------
     EvaluateRunResult
+        Or, for a population run, a :class:`PopulationEvaluateRunResult` (every network scored,
+        by default on the trials of its final evaluation: its seed + 1).
 
     Raises
     ------
@@ -127,6 +130,9 @@ def evaluate_run(run_dir: str | os.PathLike, *, trials: int | None = None, seed:
     >>> result.num_trials, result.seed, sorted(result.record["scores"])[:1], result.record["source"]["step"]
     (16, 4, ['mse'], 0)
     """
+    if is_population_run(run_dir):   # every network of the population, and their summary
+        return evaluate_population_run(run_dir, trials=trials, seed=seed, notes=notes, save=save,
+                                       before_write=before_write)
     note = Notes(notes)
     trials = check_int("trials", trials, minimum=1, allow_none=True)
     seed = None if seed is None else check_seed("seed", seed)

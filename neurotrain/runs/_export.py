@@ -6,12 +6,13 @@ import contextlib
 import dataclasses
 import os
 
-from .._errors import RunDirectoryError
+from .._errors import ConfigError, RunDirectoryError
 from .._validate import check_choice
 from ..io import EXPORT_FORMATS, export_weights
 from ..io._export import DESCRIPTION_FILE, WEIGHTS_FILE
 from ._directory import read_run
 from ._notes import Notes, NotesCallback
+from ._population import is_population_run
 from ._report import PROG
 from ._rundir import io_error_text, reading
 
@@ -85,6 +86,10 @@ def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike | None = N
     (0, ['layers.0.W', 'layers.0.b'], 0)
     """
     check_choice("format", format, EXPORT_FORMATS)   # before loading anything
+    if is_population_run(run_dir):
+        raise ConfigError(f"{run_dir} holds a population of networks; export one network at a time: split it "
+                          f"first (neurotrain split {run_dir} --network K, or neurotrain.runs.split_network) and "
+                          f"export the run directory that writes.")
     note = Notes(notes)
     with reading(run_dir) as layout:
         snap = read_run(layout.root)

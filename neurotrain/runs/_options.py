@@ -24,6 +24,13 @@ from .._validate import check_bool, check_finite_tree, check_int, check_number, 
 from ..io import CONFIG_FILE, read_config_file, to_toml
 from ..models import get_cell_class
 from ..training import TrainConfig
+from ._population_spec import (
+    check_chunk,
+    check_devices,
+    check_population,
+    check_population_grid,
+    population_of,
+)
 
 __all__ = ["RunOptions", "RUN_DEFAULTS", "OptionKind"]
 
@@ -187,6 +194,12 @@ NAME = OptionKind("a name (a non-empty string)", _check_name)
 PATH = OptionKind("a folder path (a non-empty string)", _check_path)
 TABLE = OptionKind("a table of KEY = VALUE entries", _check_table, table=True)
 SWITCH = OptionKind("true or false", _check_switch, flag=True)
+# populations (their checks raise ConfigErrors that name the entry; see _population_spec)
+POPULATION = OptionKind('a number of networks >= 1, a table of networks, or "none"', check_population,
+                        optional=True)
+POPULATION_GRID = OptionKind("a table of population axes to lists of values", check_population_grid, table=True)
+DEVICES = OptionKind('a number of devices >= 1, "all", or "none"', check_devices, optional=True)
+CHUNK = OptionKind('an integer >= 1, or "none"', check_chunk, optional=True)
 DALE = OptionKind('a fraction of excitatory units in (0, 1), or "none"', _check_dale, optional=True)
 COEFFICIENTS = OptionKind("a table of non-negative coefficients by weight name", _check_coefficients, table=True)
 FREEZE = OptionKind("a table of parameter names (true or a .npy mask)", _check_freeze, table=True)
@@ -225,6 +238,7 @@ def _setting(name: str, *, group: str = "training", metavar: str | None = None, 
 _MODEL = "task and model"
 _TRAINING = "training"
 _OUTPUT = "evaluation, checkpoints and output"
+_POPULATION = "populations (K networks trained together in one compiled step)"
 _CONSTRAINTS = "biological constraints, regularisers and curricula"
 DEFAULT_TASK = "perceptual-decision-making"
 DEFAULT_CELL = "leaky"
@@ -262,6 +276,16 @@ class RunOptions:
     checkpoint_every, keep_checkpoints : int
         A checkpoint every N steps (and at the start and the end; 0: only then); how many of
         the newest to keep (0: all).
+    population : int, dict or None
+        Train this many networks together (seeds ``seed`` to ``seed + K - 1``), or a table of
+        explicit networks (``seeds`` and per-network ``lr``, ``l2``... lists); ``None``: one.
+    population_grid : dict
+        Population axes (``seed``, ``lr``, ``l2``, ``rate_l2``, ``sigma_in``, ``sigma_rec``) to
+        lists of values: every combination, with each seed.
+    devices : int, "all" or None
+        Split the population's networks over this many devices.
+    chunk : int or None
+        Compute the population this many networks at a time.
     out : str or None
         The run directory; ``None``: a new ``runs/<task>-<cell>-<YYYYmmdd-HHMMSS>``. An
         existing folder must be empty or an earlier neurotrain run (replaced atomically), unless
@@ -300,7 +324,7 @@ class RunOptions:
     ...
     neurotrain._errors.ConfigError: RunOptions: task_params.delay must be a finite number; got nan. NaN and infinities are not valid parameter values.
     >>> [n for n in RunOptions.names() if RunOptions.resumable(n)]
-    ['steps', 'eval_every', 'checkpoint_every', 'keep_checkpoints', 'no_progress', 'no_figures']
+    ['steps', 'devices', 'chunk', 'eval_every', 'checkpoint_every', 'keep_checkpoints', 'no_progress', 'no_figures']
     """
 
     task: str = _option(DEFAULT_TASK, NAME, "task name or alias, see `neurotrain tasks`", group=_MODEL)
@@ -330,6 +354,21 @@ class RunOptions:
     seed: int = _setting("seed", extra_help=", 0 to 2147483647; it seeds the weights too, the final "
                                             "evaluation uses seed+1 and analyze seed+2 (wrapping "
                                             "around inside the range)")
+    population: int | dict | None = _option(
+        None, POPULATION, "train K networks together in one compiled step, with seeds seed..seed+K-1; each is "
+        "the network a separate run with its seed trains (with --population-grid: K seeds per combination)",
+        group=_POPULATION, metavar="K")
+    population_grid: dict[str, Any] = _option(
+        {}, POPULATION_GRID, "a per-network axis of the population, repeatable: AXIS=V1,V2,... with AXIS one of "
+        "seed, lr, l2, rate_l2, sigma_in, sigma_rec (noise: leaky cells, bptt); every combination is trained "
+        "(e.g. --population-grid lr=1e-3,1e-2 --population-grid l2=0,1e-4)", group=_POPULATION,
+        metavar="AXIS=VALUES", shown_default="none")
+    devices: int | str | None = _option(
+        None, DEVICES, "split the population's networks over N devices (or all); K must be a multiple of N",
+        group=_POPULATION, resumable=True, metavar="N")
+    chunk: int | None = _option(
+        None, CHUNK, "compute the population N networks at a time (a smaller working set; same results within "
+        "float rounding)", group=_POPULATION, resumable=True, metavar="N")
     eval_trials: int = _setting("eval_trials", group=_OUTPUT, metavar="N",
                                 extra_help="; the final evaluation uses as many fresh trials")
     eval_every: int = _setting("eval_every", group=_OUTPUT, metavar="N")
@@ -390,6 +429,12 @@ class RunOptions:
                 continue
             object.__setattr__(self, f.name, _check(f.name, value, "RunOptions"))
         self.train_config()   # the settings together, as the trainer will check them
+        # the networks, resolved once (not a field: equality and replace() see the options only)
+        object.__setattr__(self, "_population", population_of(
+            population=self.population, population_grid=self.population_grid, seed=self.seed))
+        if self.population_spec() is None and (self.devices is not None or self.chunk is not None):
+            raise ConfigError(f"RunOptions: {'devices' if self.devices is not None else 'chunk'} applies to "
+                              f"populations; set population (e.g. --population 8) too, or leave it out.")
 
     # --- the table of options --------------------------------------------------------------
     @classmethod
@@ -442,7 +487,7 @@ class RunOptions:
         >>> RunOptions.check_values({"stepz": 5}, source="run.toml")
         Traceback (most recent call last):
         ...
-        neurotrain._errors.ConfigError: run.toml: unknown option 'stepz'. Did you mean 'steps'? Allowed options: task, task_params, cell, cell_params, hidden, layers, method, method_params, steps, batch_size, lr, l2, rate_l2, clip_norm, seed, eval_trials, eval_every, checkpoint_every, keep_checkpoints, activity_bound, out, no_progress, no_figures, dale, masks, freeze, readout_from, positive_readout, readout_activation, weight_l1, weight_l2, rate_l1, curriculum.
+        neurotrain._errors.ConfigError: run.toml: unknown option 'stepz'. Did you mean 'steps'? Allowed options: task, task_params, cell, cell_params, hidden, layers, method, method_params, steps, batch_size, lr, l2, rate_l2, clip_norm, seed, population, population_grid, devices, chunk, eval_trials, eval_every, checkpoint_every, keep_checkpoints, activity_bound, out, no_progress, no_figures, dale, masks, freeze, readout_from, positive_readout, readout_activation, weight_l1, weight_l2, rate_l1, curriculum.
         """
         names = cls.names()
         out: dict[str, Any] = {}
@@ -530,6 +575,11 @@ class RunOptions:
         shown = {k: ("none" if v is None and _field(k).metadata["kind"].optional else v)
                  for k, v in shown.items()}
         return to_toml(shown, header=header)
+
+    def population_spec(self):
+        """The :class:`~neurotrain.training.Population` of ``population`` and ``population_grid``
+        (``None``: one network)."""
+        return self._population
 
     def train_config(self) -> TrainConfig:
         """The training settings as the :class:`~neurotrain.training.TrainConfig` the run trains with."""

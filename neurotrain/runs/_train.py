@@ -26,7 +26,7 @@ import braintools
 
 from .. import analysis as an
 from .._errors import ConfigError, NeurotrainError, RunDirectoryError, TrainingDivergedError
-from .._validate import check_bool, derive_seed
+from .._validate import check_bool
 from ..io import (
     RunLayout,
     checkpoint_path,
@@ -53,6 +53,15 @@ from ._constraints import CONSTRAINT_CELL_PARAMS, model_arguments, run_penalties
 from ._directory import default_run_dir, run_config, run_summary, save_figures
 from ._notes import Notes, NotesCallback
 from ._options import RunOptions
+from ._population import (
+    check_population_plan,
+    final_eval_seed,
+    finish_population_run,
+    population_config,
+    population_report,
+    population_trainer_options,
+    short_population_extra,
+)
 from ._report import PROG, format_report
 from ._rundir import io_error_text, open_new_run, open_resumed_run
 
@@ -218,6 +227,7 @@ def _build(options: RunOptions, recorded: dict | None = None):
     else:   # the constraints need the real sizes (e.g. an E fraction of `hidden` units)
         _check_cell(cls, {k: v for k, v in cell_params.items() if not _constraint_param(k, v)})
         _check_constraints(options, task, cls.kind, cell_params, recorded)
+    check_population_plan(options, cls, method)
     return task, cls.kind, cell_params, method
 
 
@@ -337,8 +347,14 @@ class TrainRunResult:
             o = self.options
             header = (f"{PROG}: trained a {o.cell} RNN ({o.layers} x {o.hidden} units) on "
                       f"{self.task.name} with {self.method}")
+            pop = o.population_spec()
+            if pop is not None:
+                header = (f"{PROG}: trained {pop.size} {o.cell} RNNs ({o.layers} x {o.hidden} units) together on "
+                          f"{self.task.name} with {self.method}")
             if self.resumed_from is not None:
                 header += f" (resumed at step {self.resumed_from})"
+            if pop is not None:
+                return population_report(header=header, run_dir=out, summary=self.summary, task=self.task)
             return format_report(task=self.task, evaluation=self.evaluation, run_dir=out, summary=self.summary,
                                  seed=self.eval_seed, header=header)
         if self.status == "already-done":
@@ -490,12 +506,14 @@ def _train(plan: RunPlan, target, note: Notes, callbacks: Sequence[Any], command
     board = TensorBoardLogger(layout.tensorboard_dir)
     if board.available:
         cbs.append(board)
+    population = population_trainer_options(opts)
     if not opts.no_progress:
-        cbs.insert(0, ProgressBar(desc=f"{task.name} ({opts.cell}, {plan.method.name})"))
+        what = f", {population['population'].size} networks" if population else ""
+        cbs.insert(0, ProgressBar(desc=f"{task.name} ({opts.cell}, {plan.method.name}{what})"))
     cbs += list(callbacks)
     train_config = opts.train_config().replace(log_every=LOG_EVERY)
     trainer = Trainer(model, task, optimizer, method=plan.method, config=train_config, callbacks=cbs,
-                      penalties=run_penalties(opts), schedule=run_schedule(opts))
+                      penalties=run_penalties(opts), schedule=run_schedule(opts), **population)
     training = {**train_config.to_dict(), "checkpoint_every": opts.checkpoint_every,
                 "keep_checkpoints": opts.keep_checkpoints}
     now = datetime.datetime.now().isoformat(timespec="seconds")
@@ -535,6 +553,7 @@ def _train(plan: RunPlan, target, note: Notes, callbacks: Sequence[Any], command
             "cli": {"task": opts.task, "task_params": opts.task_params, "cell": opts.cell,
                     "hidden": opts.hidden, "layers": opts.layers, "cell_params": opts.cell_params},
             "options": opts.to_dict(),
+            **population_config(opts),
         }
     stage = "start"
     try:
@@ -557,6 +576,18 @@ def _train(plan: RunPlan, target, note: Notes, callbacks: Sequence[Any], command
             return TrainRunResult("diverged", steps_done=last_step, summary=summary, notes=tuple(note.items),
                                   checkpoint=last, checkpoint_step=last_step, error=str(e), **common)
 
+        if result.stop_reason == "diverged":   # a population: every network diverged (each one stopped)
+            with note.warnings():
+                last = latest_checkpoint(out)
+            last_step = None if last is None else int(read_checkpoint(last)["step"])
+            error = "every network of the population diverged (" + "; ".join(
+                f"network {k}: {why}" for k, (_, why) in sorted(trainer.stopped.items())) + ")."
+            summary = _short_summary(layout, task, steps_done=last_step, steps=steps, stop_reason="diverged",
+                                     extra={"error": error, "last_checkpoint": last,
+                                            "last_checkpoint_step": last_step, **short_population_extra(trainer)})
+            return TrainRunResult("diverged", steps_done=last_step, summary=summary, notes=tuple(note.items),
+                                  checkpoint=last, checkpoint_step=last_step, error=error, **common)
+
         if result.stop_reason == "interrupted":
             stage = "interrupted"
             terminated = trainer.interrupted_by == getattr(signal, "SIGTERM", None)
@@ -567,26 +598,35 @@ def _train(plan: RunPlan, target, note: Notes, callbacks: Sequence[Any], command
                 with note.warnings():
                     ckpt = latest_checkpoint(out)
             summary = _short_summary(layout, task, steps_done=trainer.step, steps=steps, stop_reason="interrupted",
-                                     extra={"final_loss": float(result.final_loss) if len(result.loss) else None})
+                                     extra={"final_loss": float(result.final_loss) if len(result.loss) else None,
+                                            **short_population_extra(trainer)})
             return TrainRunResult("terminated" if terminated else "interrupted", steps_done=trainer.step,
                                   summary=summary, notes=tuple(note.items), train_result=result,
                                   resumed_from=result.resumed_from, checkpoint=ckpt, checkpoint_written=written,
                                   **common)
 
         stage = "final"
-        eval_seed = derive_seed(opts.seed, 1)
-        evaluation = an.evaluate(model, task, opts.eval_trials, seed=eval_seed)
-        learning = learning_check(task, result, seed=eval_seed)
-        write_json(layout.config_file, run_config(model=model, task=task, config=config, optimizer=optimizer))
-        extra: dict[str, Any] = {"learning": {k: v for k, v in learning.items() if k != "warning"}}
+        extra: dict[str, Any] = {}
         if result.resumed_from is not None:
             extra["resumed_from"] = result.resumed_from
-        if learning["warning"]:
-            extra["warning"] = learning["warning"]
-            note(f"warning: {learning['warning']}")
-        summary = jsonable(run_summary(task, result, evaluation, extra))
-        write_json(layout.summary_file, summary)
-        figures = () if opts.no_figures else tuple(save_figures(out, task=task, result=result, evaluation=evaluation))
+        if trainer.K is not None:   # every network scored on fresh trials; a table per network
+            eval_seed = final_eval_seed(opts.seed)
+            write_json(layout.config_file, run_config(model=model, task=task, config=config, optimizer=optimizer))
+            evaluation, summary, figures = finish_population_run(trainer=trainer, result=result, task=task,
+                                                                 options=opts, layout=layout, extra=extra or None)
+        else:
+            eval_seed = final_eval_seed(opts.seed)
+            evaluation = an.evaluate(model, task, opts.eval_trials, seed=eval_seed)
+            learning = learning_check(task, result, seed=eval_seed)
+            write_json(layout.config_file, run_config(model=model, task=task, config=config, optimizer=optimizer))
+            extra = {"learning": {k: v for k, v in learning.items() if k != "warning"}, **extra}
+            if learning["warning"]:
+                extra["warning"] = learning["warning"]
+                note(f"warning: {learning['warning']}")
+            summary = jsonable(run_summary(task, result, evaluation, extra))
+            write_json(layout.summary_file, summary)
+            figures = () if opts.no_figures else tuple(save_figures(out, task=task, result=result,
+                                                                    evaluation=evaluation))
     except OSError as e:
         if isinstance(e, RunDirectoryError) and stage == "start":
             raise

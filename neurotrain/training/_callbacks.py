@@ -101,6 +101,10 @@ class ProgressBar(Callback):
 class CSVLogger(Callback):
     """Write one CSV row per log: ``step,loss,lr,<aux terms>,eval_<metric>...``.
 
+    For a population, ``loss`` and the evaluation metrics are the median over the networks,
+    with ``loss_min``/``loss_max`` and ``eval_<metric>_min``/``eval_<metric>_max`` their range
+    and ``active`` the networks still training.
+
     Evaluation columns are filled on the rows of the steps where the model was evaluated
     (including a row for step 0 when the trainer evaluates before training), and are empty
     elsewhere. A fresh run (starting at step 0) replaces the file. A resumed run keeps the
@@ -167,7 +171,10 @@ class CSVLogger(Callback):
                 w.writerow({k: row.get(k, "") for k in self._fields})
 
     def on_log(self, trainer, logs):
-        self._eval_names = trainer.eval_metric_names
+        names = trainer.eval_metric_names
+        if getattr(trainer, "K", None) is not None:   # a population: the median and the range
+            names = [f"{k}{end}" for k in names for end in ("", "_min", "_max")]
+        self._eval_names = names
         rows = [{"step": s, **e} for s, e in sorted(self._eval.items()) if s < logs["step"]]
         rows.append({**logs, **self._eval.get(logs["step"], {})})
         self._eval.clear()

@@ -538,6 +538,57 @@ class Trainer:
             s.value = jnp.asarray(params[key][k])
         return net
 
+    def population_params(self) -> dict:
+        """A population's parameters, ``{path: (K, ...) array}`` (row ``k`` is network ``k``'s;
+        numpy copies, on the host)."""
+        if self.K is None:
+            raise ConfigError("population_params() is for populations; this trainer trains one network "
+                              "(read self.model's parameters).")
+        return {k: np.asarray(v) for k, v in jax.device_get(self._ensure_carry()[0]).items()}
+
+    def set_state(self, params: Mapping, opt_state=None, *, opt_leaves: Sequence | None = None, step: int,
+                  history: History | None = None, phase: tuple[int, int] = (0, 0)) -> None:
+        """Put a one-network trainer at ``step`` with these parameters and optimiser state, as if
+        it had trained there; :meth:`save_checkpoint` then writes what a run of its own would.
+
+        Used to write network ``k`` of a population as an ordinary run
+        (:func:`neurotrain.runs.split_network`): ``params`` is ``{path: array}`` (the model's
+        paths and shapes), ``opt_state`` has the structure of this trainer's optimiser state,
+        ``history`` is the run's :class:`~neurotrain.training._history.History` up to ``step``
+        and ``phase`` the phase index and the step it began at.
+        """
+        if self.K is not None:
+            raise ConfigError("set_state is for one network; a population resumes with restore().")
+        template = self._ensure_carry()
+        for k, current in template[0].items():
+            if k not in params:
+                raise CheckpointError(f"set_state: parameter {'.'.join(map(str, k))!r} is missing.")
+            if tuple(np.shape(params[k])) != tuple(current.shape):
+                raise CheckpointError(f"set_state: parameter {'.'.join(map(str, k))!r} has shape "
+                                      f"{tuple(np.shape(params[k]))}, expected {tuple(current.shape)}.")
+        if (opt_state is None) == (opt_leaves is None):
+            raise ConfigError("set_state takes the optimiser state as opt_state= or as opt_leaves=, one of them.")
+        if opt_leaves is not None:
+            leaves, treedef = jax.tree.flatten(template[1])
+            if len(opt_leaves) != len(leaves):
+                raise CheckpointError(f"set_state: {len(opt_leaves)} optimiser arrays given, this optimiser has "
+                                      f"{len(leaves)}; use the same optimiser class.")
+            for i, (a, t) in enumerate(zip(opt_leaves, leaves)):
+                if tuple(np.shape(a)) != tuple(np.shape(t)):
+                    raise CheckpointError(f"set_state: optimiser array {i} has shape {tuple(np.shape(a))}, "
+                                          f"expected {tuple(np.shape(t))}.")
+            opt_state = jax.tree.unflatten(treedef, list(opt_leaves))
+        if jax.tree.structure(opt_state) != jax.tree.structure(template[1]):
+            raise CheckpointError("set_state: the optimiser state does not have this optimiser's structure; "
+                                  "use the same optimiser class.")
+        values = {k: jnp.asarray(params[k], dtype=v.dtype) for k, v in template[0].items()}
+        opt = jax.tree.map(lambda v, t: jnp.asarray(v, dtype=jnp.result_type(t)), opt_state, template[1])
+        self._carry = (values, opt)
+        self.step = self.start_step = int(step)
+        self.history = history if history is not None else History(self.step)
+        self.phase_index, self.phase_start = int(phase[0]), int(phase[1])
+        self._sync()
+
     def stop_networks(self, which, reason: str) -> None:
         """Stop updating the networks in ``which`` (indices or a ``(K,)`` bool mask) from now on;
         training ends once no network is left."""
@@ -962,8 +1013,11 @@ class Trainer:
                     if phase_over:
                         self._end_phase("steps")
                 flush()
-            except KeyboardInterrupt:
-                # a second Ctrl-C: the step in flight is dropped; the carry is the last finished step
+            except (KeyboardInterrupt, SystemExit) as e:
+                # a second Ctrl-C: the step in flight is dropped; the carry is the last finished
+                # step. SystemExit: the process is leaving (e.g. submitit's handler of a Slurm
+                # timeout or preemption signal, which requeues the job). Either way the finished
+                # steps are recorded, so that the checkpoint the callbacks write is whole.
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     try:
@@ -971,6 +1025,8 @@ class Trainer:
                     except TrainingDivergedError:
                         pass
                 self.stop_reason = "interrupted"
+                if isinstance(e, SystemExit):
+                    raise
             except TrainingDivergedError:
                 self.stop_reason = "diverged"
                 raise

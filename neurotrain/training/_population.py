@@ -72,7 +72,7 @@ class Population:
         if isinstance(seeds, (int, np.integer)) or not isinstance(seeds, Sequence) or not len(seeds):
             raise ConfigError(f"Population.seeds must be a non-empty list of seeds; got {seeds!r}. "
                               f"Use Population.of(K) for K networks with consecutive seeds.")
-        object.__setattr__(self, "seeds", tuple(check_seed(f"seeds[{i}]", s) for i, s in enumerate(seeds)))
+        object.__setattr__(self, "seeds", _checked_seeds(seeds))
         for name, rule in HYPERPARAMETERS.items():
             values = getattr(self, name)
             if values is None:
@@ -82,9 +82,8 @@ class Population:
             if len(values) != len(self.seeds):
                 raise ConfigError(f"Population.{name} has {len(values)} values for {len(self.seeds)} networks; "
                                   f"give one per network.")
-            object.__setattr__(self, name, tuple(check_number(f"{name}[{i}]", v, **rule)
-                                                 for i, v in enumerate(values)))
-        points = [(m["seed"], *sorted(m.items())) for m in self.members()]
+            object.__setattr__(self, name, _checked_values(name, values, rule))
+        points = list(zip(self.seeds, *(getattr(self, n) for n in self.varied)))
         if len(set(points)) != len(points):
             raise ConfigError(f"the population repeats a network (same seed and hyper-parameters): "
                               f"{self.members()}.")
@@ -163,6 +162,27 @@ class Population:
             if getattr(self, name) is not None:
                 out[name] = np.asarray(getattr(self, name), np.float32)
         return out
+
+
+def _checked_seeds(seeds) -> tuple[int, ...]:
+    """The seeds as ints, checked all at once (one by one, for the message, only if one is bad)."""
+    arr = np.asarray(seeds) if all(type(s) is int for s in seeds) else None
+    if arr is not None and arr.dtype.kind in "iu" and arr.min() >= 0 and arr.max() <= 2 ** 31 - 1:
+        return tuple(seeds)
+    return tuple(check_seed(f"seeds[{i}]", s) for i, s in enumerate(seeds))
+
+
+def _checked_values(name: str, values, rule) -> tuple[float, ...]:
+    """Per-network values as floats, checked all at once (one by one only if one is bad)."""
+    plain = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+    if plain:
+        a = np.asarray(values, np.float64)
+        lo = rule.get("minimum")
+        ok = np.isfinite(a).all() and (lo is None or ((a > lo).all() if rule.get("inclusive", True) is False
+                                                      else (a >= lo).all()))
+        if ok:
+            return tuple(float(v) for v in a)
+    return tuple(check_number(f"{name}[{i}]", v, **rule) for i, v in enumerate(values))
 
 
 def trimmed_mean(values, proportion: float = 0.1) -> float:
