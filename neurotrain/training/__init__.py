@@ -8,6 +8,7 @@ is one compiled pure function of the parameters, the optimiser state (its
 :class:`FunctionalOptimizer` form) and an explicit random key.
 """
 
+from ._best import BestCheckpoint
 from ._callbacks import (
     Callback,
     Checkpoint,
@@ -23,7 +24,10 @@ from ._losses import Objective, l2_penalty, masked_cross_entropy, masked_mse, ra
 from ._methods import BPTT, METHODS, GradientMethod, StepContext, get_method, register_method
 from ._online import DRTRL, ESDRTRL, OnlineMethod, PPProp
 from ._optim import FunctionalOptimizer, functional_optimizer
+from ._optimizers import OPTIMIZERS, SCHEDULES, LinearWarmupLR, OptimizerSpec, ScheduleSpec
 from ._population import HYPERPARAMETERS, Population, summarize, trimmed_mean
+from ._recipe_book import BUILTIN_RECIPES  # registers the recipes of the built-in tasks
+from ._recipes import GENERIC_RECIPE, Criterion, Recipe, recipe_for, register_recipe
 from ._schedule import Phase
 from ._step import clip_by_global_norm
 
@@ -33,4 +37,9 @@ __all__ = [
     "Callback", "ProgressBar", "CSVLogger", "EarlyStopping", "get_method", "METHODS",
     "register_method", "OnlineMethod", "DRTRL", "PPProp", "ESDRTRL", "Checkpoint", "TensorBoardLogger",
     "DEFAULT_ACTIVITY_BOUND",
+]
+
+__all__ += [
+    "Recipe", "Criterion", "recipe_for", "register_recipe", "GENERIC_RECIPE", "BUILTIN_RECIPES",
+    "OptimizerSpec", "ScheduleSpec", "LinearWarmupLR", "OPTIMIZERS", "SCHEDULES", "BestCheckpoint",
 ]
