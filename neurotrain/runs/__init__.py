@@ -18,11 +18,12 @@ from ._directory import (
     run_summary,
     save_figures,
     save_run,
+    saved_weights,
 )
 from ._evaluate import EvaluateRunResult, evaluate_run
 from ._export import ExportRunResult, export_run
 from ._notes import Notes
-from ._options import RUN_DEFAULTS, OptionKind, RunOptions
+from ._options import FROM_RECIPE, RECIPE_OPTIONS, RUN_DEFAULTS, OptionKind, RunOptions
 from ._train import TRAIN_STATUSES, ResumeError, RunPlan, TrainRunResult, plan_run, train_run
 
 __all__ = [
@@ -30,5 +31,5 @@ __all__ = [
     "TrainRunResult", "RunPlan", "EvaluateRunResult", "AnalyzeRunResult", "ExportRunResult",
     "RunOptions", "OptionKind", "RUN_DEFAULTS", "ResumeError", "TRAIN_STATUSES", "Notes",
     "save_run", "load_run", "build_run", "save_figures", "run_config", "run_summary", "default_run_dir",
-    "ANALYSIS_MODES", "PSYCHOMETRIC_FUNCTIONS",
+    "ANALYSIS_MODES", "PSYCHOMETRIC_FUNCTIONS", "FROM_RECIPE", "RECIPE_OPTIONS", "saved_weights",
 ]

@@ -34,7 +34,7 @@ from ..models import model_from_config
 from ..tasks import task_from_config
 
 __all__ = ["run_config", "run_summary", "save_run", "load_run", "build_run", "save_figures",
-           "default_run_dir"]
+           "default_run_dir", "saved_weights"]
 
 #: figures are drawn at this resolution
 FIGURE_DPI = 110
@@ -267,19 +267,58 @@ def save_figures(run_dir: str | os.PathLike, *, task, result=None, evaluation=No
     return paths
 
 
-def load_run(run_dir: str | os.PathLike):
-    """Rebuild the model and task of a run directory and load its newest checkpoint.
+def saved_weights(run_dir: str | os.PathLike, weights: str = "saved") -> str:
+    """The checkpoint file of a run's weights.
+
+    ``weights="saved"`` (default): the weights the run saved as its result, i.e.
+    ``checkpoints/best.msgpack`` when training ended by restoring its best held-out weights
+    (``summary.json`` says ``"weights": "best"``), else the newest readable checkpoint.
+    ``"last"``: the newest readable checkpoint (the last step reached; where a resumed run
+    continues from). ``"best"``: ``checkpoints/best.msgpack``.
+
+    Raises
+    ------
+    CheckpointError
+        No such checkpoint.
+    """
+    if weights not in ("saved", "last", "best"):
+        raise CheckpointError(f"weights={weights!r} is not a choice; use 'saved' (the run's result), 'last' "
+                              f"(the newest checkpoint) or 'best' (the best held-out weights).")
+    layout = RunLayout(run_dir)
+    best = layout.best_checkpoint
+    if weights == "best":
+        if not os.path.exists(best):
+            raise CheckpointError(f"{layout.root} has no {os.path.relpath(best, layout.root)}: the run kept no "
+                                  f"best held-out weights (it was trained without held-out evaluations, or "
+                                  f"by an older neurotrain).")
+        return best
+    if weights == "saved" and os.path.exists(best):
+        try:
+            summary = read_json(layout.summary_file) if os.path.exists(layout.summary_file) else {}
+        except NeurotrainError:
+            summary = {}
+        if isinstance(summary, dict) and summary.get("weights") == "best":
+            return best
+    return run_checkpoint(layout.root)
+
+
+def load_run(run_dir: str | os.PathLike, weights: str = "saved"):
+    """Rebuild the model and task of a run directory and load its saved weights.
 
     Parameters
     ----------
     run_dir : str or PathLike
         A directory written by :func:`save_run` (e.g. by ``neurotrain train``).
+    weights : {"saved", "last", "best"}
+        Which weights (see :func:`saved_weights`): the run's result (the best held-out weights
+        when it restored them, else the newest checkpoint), the newest checkpoint, or the best.
 
     Returns
     -------
     model : neurotrain.models.RNN
-        With the weights of the newest readable checkpoint (the final weights of a finished
-        run; the last good weights of a diverged or interrupted one).
+        With the weights asked for (by default: the final weights of a finished run, or its
+        best held-out weights when it restored them; the last good weights of a diverged or
+        interrupted one).
     task : neurotrain.tasks.Task
     config : dict
         The content of ``config.json``.
@@ -304,7 +343,7 @@ def load_run(run_dir: str | os.PathLike):
     """
     run_dir = os.fspath(run_dir)
     model, task, config = build_run(run_dir)
-    load_checkpoint(run_checkpoint(run_dir), model)
+    load_checkpoint(saved_weights(run_dir, weights), model)
     return model, task, config
 
 

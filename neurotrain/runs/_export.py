@@ -6,8 +6,8 @@ import dataclasses
 import os
 
 from .._validate import check_choice
-from ..io import EXPORT_FORMATS, RunLayout, export_weights, read_checkpoint, run_checkpoint
-from ._directory import load_run
+from ..io import EXPORT_FORMATS, RunLayout, export_weights, read_checkpoint
+from ._directory import load_run, saved_weights
 from ._notes import Notes, NotesCallback
 from ._report import PROG
 
@@ -82,7 +82,7 @@ def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike | None = N
     layout = RunLayout(run_dir)
     with note.warnings():
         model, task, config = load_run(layout.root)
-        ckpt = run_checkpoint(layout.root)
+        ckpt = saved_weights(layout.root)
     step = read_checkpoint(ckpt).get("step")
     step = None if step is None or int(step) < 0 else int(step)
     extra = {"source": {"run_dir": os.path.abspath(layout.root), "checkpoint": os.path.abspath(ckpt),

@@ -22,7 +22,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import brainstate
-import braintools
 
 from .. import analysis as an
 from .._errors import ConfigError, NeurotrainError, TrainingDivergedError
@@ -40,7 +39,8 @@ from ..tasks import make_task
 from ..training import Checkpoint, CSVLogger, ProgressBar, TensorBoardLogger, Trainer, get_method
 from ._directory import default_run_dir, run_config, run_summary, save_figures
 from ._notes import Notes, NotesCallback
-from ._options import RunOptions
+from ._options import LEGACY_OPTIONS, RunOptions
+from ._recipe_run import recipe_callbacks, recipe_record, recipe_summary
 from ._report import PROG, format_report
 
 __all__ = ["train_run", "plan_run", "RunPlan", "TrainRunResult", "ResumeError", "TRAIN_STATUSES"]
@@ -152,10 +152,10 @@ def plan_run(options: RunOptions | None = None, *, resume: str | os.PathLike | N
         if changes:
             options = options.updated(changes, source="train_run")
     task, kind, cell_params, method = _build(options)
-    resolved = dataclasses.replace(options, cell=kind, cell_params=cell_params)
+    resolved = options.resolved(cell=kind, cell_params=cell_params)
     out_given = resolved.out is not None
     if not out_given:
-        resolved = dataclasses.replace(resolved, out=default_run_dir(task.name, kind))
+        resolved = resolved.resolved(out=default_run_dir(task.name, kind))
     return RunPlan(resolved, task, method, resume=resume is not None, out_given=out_given, recorded=recorded)
 
 
@@ -174,6 +174,7 @@ def _resume_options(run_dir: str, changes: Mapping[str, Any]) -> tuple[RunOption
         raise ConfigError(f"{path} records no 'options' (it was written by an older neurotrain), so "
                           f"the run cannot be resumed; train it again.")
     names = RunOptions.names()
+    recorded = {**{k: v for k, v in LEGACY_OPTIONS.items() if k not in recorded}, **recorded}  # older runs
     options = RunOptions.from_dict({k: v for k, v in recorded.items() if k in names}, source=path)
     given = RunOptions.check_values(changes, source="train_run")
     fixed = [k for k, v in given.items() if not RunOptions.resumable(k) and v != getattr(options, k)]
@@ -374,9 +375,11 @@ def train_run(options: RunOptions | None = None, *, resume: str | os.PathLike | 
 
     brainstate.random.seed(opts.seed)
     model = build_model(opts.cell, num_rec=opts.hidden, task=task, num_layers=opts.layers, **opts.cell_params)
-    optimizer = braintools.optim.Adam(lr=opts.lr)
+    optimizer = opts.optimizer_spec().build(opts.steps)
     checkpointer = Checkpoint(out, every=opts.checkpoint_every, keep=opts.keep_checkpoints)
     cbs: list[Any] = [CSVLogger(layout.metrics_file), checkpointer]
+    extra_cbs, best = recipe_callbacks(opts, layout)
+    cbs += extra_cbs
     board = TensorBoardLogger(layout.tensorboard_dir)
     if board.available:
         cbs.append(board)
@@ -433,6 +436,7 @@ def train_run(options: RunOptions | None = None, *, resume: str | os.PathLike | 
             "cli": {"task": opts.task, "task_params": opts.task_params, "cell": opts.cell,
                     "hidden": opts.hidden, "layers": opts.layers, "cell_params": opts.cell_params},
             "options": opts.to_dict(),
+            **recipe_record(opts),
         }
     # written before training, so that a crashed run still says what it was (and can resume)
     write_json(layout.config_file, run_config(model=model, task=task, config=config, optimizer=optimizer))
@@ -443,9 +447,12 @@ def train_run(options: RunOptions | None = None, *, resume: str | os.PathLike | 
         with note.warnings():
             last = latest_checkpoint(out)
         last_step = None if last is None else int(read_checkpoint(last)["step"])
+        extra = {"error": str(e), "diverged_at_step": e.step, "last_checkpoint": last,
+                 "last_checkpoint_step": last_step}
+        if best is not None and best.best_step is not None and best.path and os.path.exists(best.path):
+            extra.update(best_checkpoint=best.path, best_step=best.best_step, best_held_out=best.best_value)
         summary = _short_summary(layout, task, steps_done=last_step, steps=steps, stop_reason="diverged",
-                                 extra={"error": str(e), "diverged_at_step": e.step, "last_checkpoint": last,
-                                        "last_checkpoint_step": last_step})
+                                 extra=extra)
         return TrainRunResult("diverged", steps_done=last_step, summary=summary, notes=tuple(note.items),
                               checkpoint=last, checkpoint_step=last_step, error=str(e), **common)
 
@@ -465,9 +472,10 @@ def train_run(options: RunOptions | None = None, *, resume: str | os.PathLike | 
                               **common)
 
     eval_seed = opts.seed + 1
-    evaluation = an.evaluate(model, task, opts.eval_trials, seed=eval_seed)
+    evaluation = an.evaluate(model, task, opts.eval_trials, seed=eval_seed)   # the best weights, if restored
     write_json(layout.config_file, run_config(model=model, task=task, config=config, optimizer=optimizer))
-    extra = {"resumed_from": result.resumed_from} if result.resumed_from is not None else None
+    extra = {"resumed_from": result.resumed_from} if result.resumed_from is not None else {}
+    extra.update(recipe_summary(opts, task, evaluation, best, final_step=trainer.step))
     summary = jsonable(run_summary(task, result, evaluation, extra))
     write_json(layout.summary_file, summary)
     figures = () if opts.no_figures else tuple(save_figures(out, task=task, result=result, evaluation=evaluation))
