@@ -228,8 +228,13 @@ def render(rows: list[dict], settings: dict) -> str:
         lines.append(f"| {case} | {recipe} | {crit} | {len(rs)} | **{met}/{len(rs)}** | "
                      f"{fresh} | {_stats([r.get('best') for r in done], fmt)} | "
                      f"{_stats([r.get('last') for r in done], fmt)} | {steps} | {train:.0f} |")
-        if len(rs) < len(ALL_SEEDS):
-            notes.append(f"- {case}: seeds {', '.join(str(r['seed']) for r in rs)} ({why or 'fewer seeds'})")
+        ran = ", ".join(str(r["seed"]) for r in sorted(rs, key=lambda r: r["seed"]))
+        if len(rs) < len(_seeds):
+            notes.append(f"- {case}: seeds {ran}, {len(rs)} of the case's {len(_seeds)}: the others did not fit in "
+                         f"the sweep's CPU budget ({settings.get('budget', 'not run yet')})"
+                         + (f"; the case has fewer seeds because {why}" if why else ""))
+        elif len(rs) < len(ALL_SEEDS):
+            notes.append(f"- {case}: seeds {ran} ({why or 'fewer seeds'})")
         if failed:
             notes.append(f"- {case}: " + "; ".join(failed))
         missed = [r for r in done if not r.get("met")]
@@ -245,6 +250,10 @@ def render(rows: list[dict], settings: dict) -> str:
         for r in sorted(ff, key=lambda r: r["seed"]):
             fp = r["fixed_points"]
             lines.append(f"| {r['seed']} | {fp['stable']} | {fp['patterns']} | {fp['saddles']} | {fp['points']} |")
+    not_run = [c[0] for c in CASES if not any(r["case"] == c[0] for r in rows)]
+    if not_run:
+        notes.append(f"- not run in this sweep ({settings.get('budget', 'CPU budget')}): {', '.join(not_run)}; "
+                     "`python benchmarks/bench_recipes.py` runs them (`--time-only` prints their cost)")
     if notes:
         lines += ["", "Notes:", "", *notes]
     if settings.get("notes"):
@@ -270,6 +279,8 @@ def main(argv=None) -> int:
     p.add_argument("--render-only", action="store_true", help="rewrite the markdown from the JSON file")
     p.add_argument("--quick", action="store_true", help="smoke test: pdm and integrator, 20 steps, 16 units, "
                                                         "seed 0; writes nothing")
+    p.add_argument("--budget", default="about 50 min of a shared 2-core CPU",
+                   help="the CPU budget the sweep ran under, for the table's notes on seeds not run")
     p.add_argument("--json", type=Path, default=RESULTS_JSON)
     p.add_argument("--out", type=Path, default=RESULTS_MD)
     args = p.parse_args(argv)
@@ -282,7 +293,7 @@ def main(argv=None) -> int:
         rows = json.loads(args.json.read_text())
     settings = {"date": datetime.date.today().isoformat(), "commit": git_commit(), "machine": machine(),
                 "software": versions(("jax", "brainstate", "braintools", "braintrace", "neurotrain")),
-                "notes": NOTES}
+                "notes": NOTES, "budget": args.budget}
 
     def load_range():
         loads = [v for r in rows for v in r.get("load_1min", [])]
