@@ -14,6 +14,8 @@ from ._errors import (
     CheckpointError,
     ConfigError,
     NeurotrainError,
+    RunDirectoryError,
+    RunLockedError,
     ShapeError,
     TrainingDivergedError,
 )
@@ -42,4 +44,5 @@ def __dir__():
 __all__ = [
     "__version__", "train", "models", "tasks", "training", "analysis", "plot", "io", "runs",
     "NeurotrainError", "ConfigError", "ShapeError", "TrainingDivergedError", "CheckpointError",
+    "RunDirectoryError", "RunLockedError",
 ]

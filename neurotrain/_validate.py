@@ -17,11 +17,13 @@ from ._errors import ConfigError
 
 __all__ = [
     "SEED_MAX", "check_int", "check_number", "check_positive", "check_bool", "check_choice",
-    "check_seed", "check_finite_tree", "is_number",
+    "check_seed", "derive_seed", "check_finite_tree", "is_number",
 ]
 
 #: the largest seed neurotrain accepts (seeds are 31-bit so that no two seeds alias)
 SEED_MAX = 2 ** 31 - 1
+#: what every seed must be, in words
+SEED_RULE = f"an integer from 0 to {SEED_MAX} (2**31 - 1)"
 
 
 def is_number(value: Any) -> bool:
@@ -36,12 +38,17 @@ def _fail(name: str, value: Any, what: str, fix: str) -> ConfigError:
     return ConfigError(f"{name} must be {what}; got {shown}." + (f" {fix}" if fix else ""))
 
 
+def _show(v) -> str:
+    return str(int(v)) if isinstance(v, int) or (is_number(v) and float(v).is_integer()
+                                                  and abs(v) >= 1e6) else f"{v:g}"
+
+
 def _range_text(minimum, maximum, inclusive: bool) -> str:
     parts = []
     if minimum is not None:
-        parts.append(f"{'>=' if inclusive else '>'} {minimum:g}")
+        parts.append(f"{'>=' if inclusive else '>'} {_show(minimum)}")
     if maximum is not None:
-        parts.append(f"<= {maximum:g}")
+        parts.append(f"<= {_show(maximum)}")
     return " and ".join(parts)
 
 
@@ -124,9 +131,42 @@ def check_choice(name: str, value: Any, choices: Iterable[Any], *, fix: str = ""
 
 
 def check_seed(name: str, value: Any) -> int:
-    """A seed: an integer in ``[0, SEED_MAX]``, so that different seeds never alias."""
-    return check_int(name, value, minimum=0, maximum=SEED_MAX,
-                     fix=f"Seeds are integers from 0 to {SEED_MAX} (2**31 - 1).")
+    """A seed: an integer in ``[0, SEED_MAX]``, so that different seeds never alias.
+
+    JAX keys are made from 32-bit integers; larger seeds would wrap around and give the key of
+    another seed, so every entry point (``train``, ``evaluate``, the command line, configuration
+    files) refuses them.
+
+    Examples
+    --------
+    >>> check_seed("seed", 7)
+    7
+    >>> check_seed("seed", 2 ** 31)
+    Traceback (most recent call last):
+    ...
+    neurotrain._errors.ConfigError: seed must be an integer from 0 to 2147483647 (2**31 - 1); got 2147483648.
+    """
+    if is_number(value) and math.isfinite(float(value)) and float(value) == int(value) \
+            and 0 <= int(value) <= SEED_MAX:
+        return int(value)
+    raise _fail(name, value, SEED_RULE, "")
+
+
+def derive_seed(seed: int, offset: int) -> int:
+    """The seed of a stream derived from a run's ``seed``: ``(seed + offset) % 2**31``.
+
+    A run seeded ``seed`` trains with ``seed`` (batches, noise and the initial weights), scores
+    its final evaluation (and ``neurotrain evaluate``) with ``derive_seed(seed, 1)`` and its
+    analysis with ``derive_seed(seed, 2)``. The sum wraps around inside the seed range, so a
+    derived seed is always a valid seed (``2**31 - 1`` evaluates with seed 0), and for each
+    offset different run seeds give different derived seeds.
+
+    Examples
+    --------
+    >>> derive_seed(3, 1), derive_seed(SEED_MAX, 1), derive_seed(SEED_MAX, 2)
+    (4, 0, 1)
+    """
+    return (check_seed("seed", seed) + int(offset)) % (SEED_MAX + 1)
 
 
 def check_finite_tree(name: str, value: Any) -> Any:

@@ -316,7 +316,10 @@ def test_a_spike_at_the_end_does_not_decide_the_run(tmp_path):
     model, task, _ = load_run(result.run_dir)
     again = nt.analysis.evaluate(model, task, 400, seed=1).scores["accuracy"]
     assert again == pytest.approx(s["accuracy"])
-    assert evaluate_run(result.run_dir, trials=400, seed=1).evaluation.scores["accuracy"] == pytest.approx(again)
+    evaluated = evaluate_run(result.run_dir, trials=400, seed=1)
+    assert evaluated.evaluation.scores["accuracy"] == pytest.approx(again)
+    assert evaluated.checkpoint_step == 40 and evaluated.record["source"]["checkpoint"] == "checkpoints/best.msgpack"
+    assert "was not used" not in evaluated.report() and "best (step 40)" in evaluated.report()
     assert s["accuracy"] > held["final"]["value"] + 0.1
     # the last step's weights stay on disk (a resumed run continues from them)
     last, _, _ = load_run(result.run_dir, weights="last")
@@ -324,7 +327,18 @@ def test_a_spike_at_the_end_does_not_decide_the_run(tmp_path):
     assert spoilt < again - 0.1
     report = result.report()
     assert "best (step 40)" in report and "last (step 60)" in report and "restored" in report
-    assert os.path.exists(os.path.join(result.run_dir, "checkpoints", "best.msgpack"))
+    best_file = os.path.join(result.run_dir, "checkpoints", "best.msgpack")
+    assert os.path.exists(best_file)
+    # the run's files are its own: a new run may replace the folder without --force
+    assert nt.io.RunLayout(result.run_dir).foreign_entries() == []
+    # a damaged best.msgpack: the saved weights fall back to the newest checkpoint, and say so
+    with open(best_file, "r+b") as f:
+        f.truncate(100)
+    with pytest.warns(UserWarning, match=r"skipping the unreadable checkpoint .*best\.msgpack.*step 60"):
+        fallback, _, _ = load_run(result.run_dir)
+    assert nt.analysis.evaluate(fallback, task, 400, seed=1).scores["accuracy"] == pytest.approx(spoilt)
+    with pytest.raises(nt.CheckpointError, match="best.msgpack"):
+        load_run(result.run_dir, weights="best")
 
 
 def test_without_restore_best_the_report_says_the_best_was_better(tmp_path):

@@ -2,7 +2,9 @@
 
 The central check: a ``neurotrain train`` process killed with SIGKILL at a random moment and
 resumed with ``--resume`` ends with parameters (and ``metrics.csv``) bit-identical to the same
-run done in one go, for BPTT and for D-RTRL. Four small processes run side by side (two
+run done in one go, for BPTT and for D-RTRL; each killed run was replacing an earlier run in
+its directory. A second slow test kills a replacement just before and just after it swaps
+the new run in: the old run is then whole (and evaluable, resumable), or the new one resumable. Four small processes run side by side (two
 references, two victims), then the two resumptions; being subprocess training runs, these two
 tests are marked ``slow`` (``pytest -m slow``). The in-process tests below (Ctrl-C, SIGTERM,
 ``Trainer.restore``, damaged checkpoints, exploding activity) run by default.
@@ -41,6 +43,12 @@ RUN = ["train", "--task", "copy", "--task-param", "length=2", "--task-param", "d
        "--keep-checkpoints", "2", "--no-progress", "--no-figures", "--seed", "5"]
 
 
+#: a small earlier run that the killed runs replace
+EARLIER = ["train", "--task", "integrator", "--cell", "vanilla", "--hidden", "6", "--batch-size", "4",
+           "--steps", "10", "--eval-every", "0", "--eval-trials", "8", "--checkpoint-every", "5",
+           "--no-progress", "--no-figures", "--seed", "1"]
+
+
 def _command():
     script = Path(sys.executable).with_name("neurotrain")
     if script.exists():
@@ -59,11 +67,20 @@ def _params(run_dir):
     return read_checkpoint(latest_checkpoint(run_dir))["params"]
 
 
+def _is_new_run(run_dir):
+    """Whether ``run_dir`` holds the run of ``RUN`` (the copy task), not the earlier one."""
+    try:
+        return json.loads((Path(run_dir) / "config.json").read_text())["task"]["name"] == "copy"
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
 def _kill_at_random_step(proc, run_dir, rng):
     """SIGKILL ``proc`` a random moment after its checkpoint of a random step has appeared."""
     target = rng.randint(1, STEPS * 2 // 3)
     while proc.poll() is None:
-        done = max((s for s, _ in list_checkpoints(run_dir)), default=0)
+        # until the new run is swapped in, the folder holds the earlier run and its checkpoints
+        done = max((s for s, _ in list_checkpoints(run_dir)), default=0) if _is_new_run(run_dir) else 0
         if done >= target:
             time.sleep(rng.uniform(0.0, 0.02))  # land between checkpoints, or during a write
             proc.kill()
@@ -78,6 +95,9 @@ def killed_runs(tmp_path_factory):
     base = tmp_path_factory.mktemp("killed")
     seed = int.from_bytes(os.urandom(4), "little")
     rng = random.Random(seed)
+    for m in METHODS:   # each victim replaces an earlier run: the kill lands in a replacement
+        code, _, err = _cli(EARLIER + ["--out", str(base / f"{m}-killed")])
+        assert code == 0, err
     refs = {m: _start(RUN + ["--method", m, "--out", str(base / f"{m}-ref")], base) for m in METHODS}
     victims = {m: _start(RUN + ["--method", m, "--out", str(base / f"{m}-killed")], base) for m in METHODS}
     info = {}
@@ -105,6 +125,7 @@ def test_sigkill_at_a_random_step_then_resume_is_bit_identical(killed_runs, meth
     base, info = killed_runs
     i = info[method]
     why = f"(random seed {i['seed']}, killed after the checkpoint of step {i['target']}; left {i['left']})"
+    print(f"{method}: {why}")   # shown by pytest -rA
     assert i["ref_code"] == 0, i["ref_err"]
     assert i["killed_code"] == -signal.SIGKILL, why
     assert i["resume_code"] == 0, i["resume_err"] + why
@@ -126,8 +147,79 @@ def test_sigkill_at_a_random_step_then_resume_is_bit_identical(killed_runs, meth
     assert len(hb["loss"]) == STEPS
     cfg = json.loads((resumed / "config.json").read_text())
     assert cfg["options"]["method"] == method and len(cfg["resumed"]) == 1
-    # no temporary file survives the resumed run
+    # no temporary file survives the resumed run, and nothing of the replaced run is left
     assert all(name.startswith("step-") for name in os.listdir(resumed / "checkpoints"))
+    assert not [n for n in os.listdir(base) if n.startswith(f".{method}-killed.")]
+
+
+# --------------------------------------------------------------------------------------------
+# SIGKILL during a replacement: the old run stays whole until the new one has started
+# --------------------------------------------------------------------------------------------
+_KILL_AT_SWAP = """
+import os, signal, sys
+import neurotrain.runs._rundir as rundir
+from neurotrain.io import exchange_paths
+when = sys.argv[1]
+def swap(a, b):
+    if when == "after":
+        exchange_paths(a, b)
+    os.kill(os.getpid(), signal.SIGKILL)
+rundir.exchange_paths = swap
+from neurotrain.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def _files(folder):
+    out = {}
+    for root, _, names in os.walk(folder):
+        for name in names:
+            if name not in (".neurotrain.lock", ".neurotrain-readers.lock"):
+                path = Path(root) / name
+                out[str(path.relative_to(folder))] = path.read_bytes()
+    return out
+
+
+@pytest.mark.slow  # subprocess training runs
+def test_sigkill_during_a_replacement_leaves_the_old_run_whole_or_the_new_one_resumable(tmp_path):
+    out = tmp_path / "run"
+    code, _, err = _cli(EARLIER + ["--out", str(out)])
+    assert code == 0, err
+    before = _files(out)
+    _, report, _ = _cli(["evaluate", str(out)])
+    os.remove(out / "evaluation.json")
+    new = ["train", "--task", "integrator", "--cell", "vanilla", "--hidden", "6", "--batch-size", "4",
+           "--steps", "30", "--eval-every", "0", "--eval-trials", "8", "--checkpoint-every", "5", "--no-progress",
+           "--no-figures", "--seed", "2", "--out", str(out)]
+    env = dict(os.environ, MPLBACKEND="Agg")
+
+    # killed just before the swap: the new run is complete beside the old one, which is whole
+    proc = subprocess.run([sys.executable, "-c", _KILL_AT_SWAP, "before", *new], capture_output=True, text=True,
+                          env=env, timeout=300)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    assert _files(out) == before
+    hidden = [n for n in os.listdir(tmp_path) if n.startswith(".run.neurotrain-new-")]
+    assert len(hidden) == 1 and os.path.exists(tmp_path / hidden[0] / "checkpoints" / "step-00000000.msgpack")
+    code, again, err = _cli(["evaluate", str(out)])
+    assert code == 0 and again == report, err              # evaluable, the same scores
+    code, _, err = _cli(["train", "--resume", str(out)])
+    assert code == 0 and "nothing to resume" in err         # resumable: it had finished
+    os.remove(out / "evaluation.json")
+
+    # killed just after the swap: the new run has started (config + step-0 checkpoint) and resumes
+    proc = subprocess.run([sys.executable, "-c", _KILL_AT_SWAP, "after", *new], capture_output=True, text=True,
+                          env=env, timeout=300)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    assert json.loads((out / "config.json").read_text())["seed"] == 2
+    assert [s for s, _ in list_checkpoints(out)] == [0]
+    code, _, err = _cli(["train", "--resume", str(out)])
+    assert code == 0, err
+    assert f"resuming {out} from step 0 of 30" in err
+    assert json.loads((out / "summary.json").read_text())["steps"] == 30
+    # the folders the kills left behind are cleaned up by the next replacement
+    code, _, err = _cli(new)
+    assert code == 0, err
+    assert not [n for n in os.listdir(tmp_path) if n.startswith(".run.")]
 
 
 # --------------------------------------------------------------------------------------------
@@ -147,7 +239,7 @@ class _SignalAt(Callback):
 def _trainer(run_dir, steps, extra=(), **kw):
     brainstate.random.seed(2)
     task = nt.tasks.Integrator()
-    model = nt.models.build_model("leaky", 1, 6, 1, tau=40.0, dt=20.0, sigma_rec=0.2)
+    model = nt.models.build_model("leaky", 1, 6, 1, tau=80.0, dt=40.0, sigma_rec=0.2)
     sched = braintools.optim.ExponentialDecayLR(base_lr=0.02, decay_steps=1, decay_rate=0.97)
     callbacks = [CSVLogger(os.path.join(run_dir, "metrics.csv")), Checkpoint(run_dir, every=4, keep=0),
                  nt.training.EarlyStopping(target=-1.0, metric="mse"), *extra]
@@ -208,7 +300,7 @@ def test_train_resume_from_argument_and_settings_check(interrupted, tmp_path):
     ref_dir, params_a = interrupted[0], interrupted[2]
     # train(..., resume_from=<a checkpoint file>) continues the same run
     brainstate.random.seed(2)
-    model = nt.models.build_model("leaky", 1, 6, 1, tau=40.0, dt=20.0, sigma_rec=0.2)
+    model = nt.models.build_model("leaky", 1, 6, 1, tau=80.0, dt=40.0, sigma_rec=0.2)
     sched = braintools.optim.ExponentialDecayLR(base_lr=0.02, decay_steps=1, decay_rate=0.97)
     res = nt.train(model, nt.tasks.Integrator(), braintools.optim.Adam(lr=sched), num_steps=14,
                    batch_size=4, seed=9, eval_every=5, eval_trials=8, log_every=7,
@@ -228,7 +320,7 @@ def test_train_resume_from_argument_and_settings_check(interrupted, tmp_path):
     with pytest.raises(nt.CheckpointError, match="holds no checkpoint"):
         short.restore(tmp_path / "empty")
     brainstate.random.seed(0)
-    wide = nt.models.build_model("leaky", 1, 7, 1, tau=40.0, dt=20.0)
+    wide = nt.models.build_model("leaky", 1, 7, 1, tau=80.0, dt=40.0)
     trainer = Trainer(wide, nt.tasks.Integrator(), braintools.optim.Adam(1e-2), num_steps=20, batch_size=4)
     before = _values(wide)
     with pytest.raises(nt.CheckpointError, match=r"'layers.0.W_in' has shape \(1, 6\).*\(1, 7\)"):

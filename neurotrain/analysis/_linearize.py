@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._errors import ConfigError, ShapeError
-from ..models import StepFunction, step_function
+from ..models import StepFunction, step_function, unit_alpha
 
 __all__ = ["Linearization", "linearize", "classify_eigenvalues", "STABILITY_KINDS"]
 
@@ -183,7 +183,8 @@ def cached_step(model) -> tuple[StepFunction, dict]:
         _CACHE[model] = entry
     _, F, cache = entry
     params = {".".join(str(p) for p in k): s.value for k, s in model.states(brainstate.ParamState).items()}
-    return dataclasses.replace(F, params=params), cache
+    # the time constants may be trained (they are parameters): alpha from the current values too
+    return dataclasses.replace(F, params=params, alpha=unit_alpha(model)), cache
 
 
 def _jacobians_fn(F: StepFunction, cache: dict):

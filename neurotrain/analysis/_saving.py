@@ -169,7 +169,14 @@ def load_result(path):
     meta = read_json(base + ".json")
     if not isinstance(meta, dict) or "result" not in meta:
         raise CheckpointError(f"{base}.json is not a neurotrain result file (no 'result' entry).")
-    npz = os.path.join(os.path.dirname(base + ".json"), meta.get("arrays", os.path.basename(base) + ".npz"))
+    arrays_name = meta.get("arrays", os.path.basename(base) + ".npz")
+    # the arrays file is resolved inside the result's folder: a name with a folder part (or an
+    # absolute path) written into the JSON would read a file elsewhere
+    if (not isinstance(arrays_name, str) or not arrays_name or os.path.basename(arrays_name) != arrays_name
+            or arrays_name in (".", "..") or "/" in arrays_name or "\\" in arrays_name):
+        raise CheckpointError(f"{base}.json names its arrays file {arrays_name!r}, which is not a file name "
+                              f"in its own folder; the file was edited or is damaged.")
+    npz = os.path.join(os.path.dirname(base + ".json"), arrays_name)
     try:
         with np.load(npz, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}

@@ -36,6 +36,7 @@ def add_parser(subparsers, *, arguments: bool = True) -> argparse.ArgumentParser
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The options of ``analyze``, one per parameter of :func:`neurotrain.runs.analyze_run`."""
+    from .._validate import SEED_MAX
     from ..io import FIGURE_FORMATS
     from ..runs import ANALYSIS_MODES, PSYCHOMETRIC_FUNCTIONS, analyze_run
 
@@ -55,8 +56,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--noise-scale", type=number(float, 0), default=default["noise_scale"], metavar="S",
                    help="standard deviation of the noise added to the candidates "
                         f"(default: {shown['noise_scale']})")
-    p.add_argument("--seed", type=number(int, 0), default=None,
-                   help="seed of the trials and candidates (default: the run's seed + 2)")
+    p.add_argument("--seed", type=number(int, 0, maximum=SEED_MAX), default=None,
+                   help=f"seed of the trials and candidates, 0 to {SEED_MAX} (default: the run's seed + 2)")
     p.add_argument("--formats", type=comma_list(FIGURE_FORMATS), default=tuple(default["formats"]), metavar="LIST",
                    help=f"figure formats, comma-separated: {', '.join(FIGURE_FORMATS)} "
                         f"(default: {shown['formats']})")
@@ -71,18 +72,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args) -> int:
     """Run ``neurotrain analyze`` with parsed ``args``: print the report; returns the exit code (0).
 
-    Errors (missing or corrupt run directory...) raise :class:`neurotrain.NeurotrainError`
-    subclasses, which the ``neurotrain`` entry point prints as one line (exit code 2).
+    The report is printed as soon as the analysis is computed, before anything is written; the
+    line naming the files written follows. Errors (missing or corrupt run directory, a file that
+    cannot be written...) raise :class:`neurotrain.NeurotrainError` subclasses, which the
+    ``neurotrain`` entry point prints as one line (exit code 2).
     """
     import matplotlib
 
     matplotlib.use("Agg")
     from ..runs import analyze_run
 
+    def report(computed) -> None:
+        print(computed.report())
+        sys.stdout.flush()
+
     result = analyze_run(args.run_dir, trials=args.trials, candidates=args.candidates, mode=args.mode,
                          q_tol=args.q_tol, noise_scale=args.noise_scale, seed=args.seed, formats=args.formats,
                          figures=not args.no_figures, function=args.function, noise=args.noise,
-                         notes=print_note)
-    print(result.report())
+                         notes=print_note, before_write=report)
+    print(result.files_line())
     sys.stdout.flush()
     return 0

@@ -6,14 +6,18 @@ stderr and its report on stdout, and turns the outcome into an exit code. Only t
 library is imported at module level, and a subcommand's options are built only when that
 subcommand runs, so ``neurotrain --help`` stays fast.
 
-Exit codes: 0 success, 2 a usage or configuration error (one line on stderr, no traceback),
-3 training diverged (the last good checkpoint stays on disk), 130 interrupted by Ctrl-C and
-143 stopped by SIGTERM (a checkpoint is written; resume with ``neurotrain train --resume``).
+Exit codes: 0 success, 2 a usage or configuration error or a file that cannot be read or
+written (one line on stderr, no traceback), 3 training diverged (the last good checkpoint stays
+on disk), 130 interrupted by Ctrl-C and 143 stopped by SIGTERM (a checkpoint is written; resume
+with ``neurotrain train --resume``). Once a run has been interrupted, further Ctrl-C presses
+while the command shuts down are ignored, so it always ends with exit code 130 and the resume
+command.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -26,6 +30,7 @@ from ._shell import (
     UsageError,
     number,
     one_line,
+    os_error_text,
     parse_key_values,
     print_note,
     show_default,
@@ -41,7 +46,8 @@ EXIT_CODES = {"completed": 0, "already-done": 0, "diverged": EXIT_DIVERGED,
               "interrupted": EXIT_INTERRUPTED, "terminated": EXIT_TERMINATED}
 COMMANDS = ("train", "evaluate", "analyze", "export", "tasks")
 _TABLE_FLAGS = {"task_params": "--task-param", "cell_params": "--cell-param", "method_params": "--method-param",
-                "optimizer_params": "--optimizer-param"}
+                "optimizer_params": "--optimizer-param", "masks": "--mask", "freeze": "--freeze",
+                "weight_l1": "--weight-l1", "weight_l2": "--weight-l2", "curriculum": "--curriculum"}
 _RAW = argparse.RawDescriptionHelpFormatter
 
 
@@ -131,6 +137,11 @@ def _train_arguments(tr: argparse.ArgumentParser) -> None:
                    help="print the resolved options (as TOML, or JSON with --dry-run json) and exit "
                         "without training (default: train)")
     resumable = [_flag(n) for n in RunOptions.resumable_names()]
+    g.add_argument("--force", action="store_true",
+                   help="let --out replace a folder that is not a neurotrain run directory (or a run "
+                        "that holds files neurotrain did not write): everything in it is deleted once "
+                        "the new run has started (default: refuse; an earlier neurotrain run is "
+                        "replaced without it)")
     g.add_argument("--resume", metavar="RUN_DIR",
                    help="continue the run in RUN_DIR from its newest checkpoint, with its recorded "
                         f"options; only {', '.join(resumable[:-1])} and {resumable[-1]} may be changed "
@@ -180,14 +191,15 @@ def _tasks_arguments(ta: argparse.ArgumentParser) -> None:
 
 
 def _evaluate_arguments(ev: argparse.ArgumentParser) -> None:
+    from .._validate import SEED_MAX
     from ..runs import RUN_DEFAULTS
 
     ev.add_argument("run_dir", metavar="RUN_DIR", help="a directory written by `neurotrain train`")
     ev.add_argument("--trials", type=number(int, 1), default=None, metavar="N",
                     help=f"number of trials (default: the run's --eval-trials, else {RUN_DEFAULTS['eval_trials']})")
-    ev.add_argument("--seed", type=number(int, 0), default=None,
-                    help="seed of the trials and the network noise (default: the run's seed + 1, "
-                         "the trials of the report printed after training)")
+    ev.add_argument("--seed", type=number(int, 0, maximum=SEED_MAX), default=None,
+                    help=f"seed of the trials and the network noise, 0 to {SEED_MAX} (default: the "
+                         "run's seed + 1, the trials of the report printed after training)")
 
 
 def _export_arguments(ex: argparse.ArgumentParser) -> None:
@@ -217,16 +229,22 @@ def _given_options(args) -> dict[str, Any]:
     for name in RunOptions.names():
         if name in vars(args):
             value = getattr(args, name)
+            if name == "freeze":   # --freeze W_in: a bare name freezes the whole parameter
+                value = [v if "=" in v else f"{v}=true" for v in value]
             given[name] = parse_key_values(value, _TABLE_FLAGS[name]) if name in _TABLE_FLAGS else value
     return RunOptions.check_values(given, source="the command line")
 
 
 def _cmd_train(args, argv: Sequence[str]) -> int:
-    from ..runs import ResumeError, RunOptions, plan_run, train_run
+    from ..runs import ResumeError, RunInterrupted, RunOptions, plan_run, train_run
 
     flags = _given_options(args)
     resume = vars(args).get("resume")
+    force = bool(vars(args).get("force", False))
     if resume is not None:
+        if force:
+            raise UsageError("--force does not go with --resume: a resumed run continues in its own "
+                             "directory and replaces nothing.")
         if "config" in vars(args):
             from ..io import RunLayout
 
@@ -241,7 +259,13 @@ def _cmd_train(args, argv: Sequence[str]) -> int:
         if vars(args).get("dry_run"):
             print(plan_run(**request).to_text(args.dry_run), end="")
             return 0
+        if resume is None:
+            request["force"] = force
         result = train_run(**request, notes=print_note, command=" ".join([PROG, *argv]))
+    except RunInterrupted as e:
+        _shutting_down()
+        print(f"{PROG}: {e}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except ResumeError as e:
         allowed = ", ".join(_flag(n) for n in e.allowed)
         flag = _flag(e.option)
@@ -249,6 +273,8 @@ def _cmd_train(args, argv: Sequence[str]) -> int:
             f"{flag} cannot be changed when resuming: the run's options are fixed in {e.config_file} "
             f"(only {allowed} can). To train with other options, start a new run: "
             f"neurotrain train --config {e.config_file} {flag} ... --out NEW_DIR") from None
+    if result.status in ("interrupted", "terminated"):
+        _shutting_down()
     if result.status == "completed":
         print(result.report())
     elif result.status == "diverged":
@@ -258,11 +284,17 @@ def _cmd_train(args, argv: Sequence[str]) -> int:
     return EXIT_CODES[result.status]
 
 
+def _print_report(result) -> None:
+    print(result.report())
+    sys.stdout.flush()
+
+
 def _cmd_evaluate(args) -> int:
     from ..runs import evaluate_run
 
     _use_agg()
-    print(evaluate_run(args.run_dir, trials=args.trials, seed=args.seed, notes=print_note).report())
+    # the report is printed before evaluation.json is written: a failing write never costs it
+    evaluate_run(args.run_dir, trials=args.trials, seed=args.seed, notes=print_note, before_write=_print_report)
     return 0
 
 
@@ -334,7 +366,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns
     -------
     int
-        0 on success, 2 for a usage or configuration error (one line on stderr), 3 if training
+        0 on success, 2 for a usage or configuration error or a file that cannot be read or
+        written (one line on stderr), 3 if training
         diverged (the last good checkpoint stays on disk), 130 if interrupted by Ctrl-C and 143
         if stopped by SIGTERM (a checkpoint is written first; resume with ``--resume``).
 
@@ -346,6 +379,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     >>> main(["train", "--steps", "0"])
     2
     """
+    global _PROGRAM
+    _PROGRAM = argv is None      # run as the program (not called from Python): see _shutting_down
     argv = list(sys.argv[1:] if argv is None else argv)
     command = next((a for a in argv if a in COMMANDS), None)
     parser = build_parser(() if command is None else (command,))
@@ -371,6 +406,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, NeurotrainError) as e:
         print(f"{PROG}: error: {one_line(str(e))}", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as e:          # a file that cannot be read or written, whatever raised it
+        print(f"{PROG}: error: {one_line(os_error_text(e))}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
+        _shutting_down()
         print(f"{PROG}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+#: whether main() runs as the program (``neurotrain`` / ``python -m neurotrain.cli``)
+_PROGRAM = False
+
+
+def _shutting_down() -> None:
+    """The command was interrupted and is on its way out: ignore further Ctrl-C / SIGTERM.
+
+    Only when running as the program: a repeated Ctrl-C would otherwise land in the
+    interpreter's exit handlers (JAX's clean-up), printing a traceback, or after them, killing
+    the process with -2 instead of exit code 130. A function called from Python leaves the
+    caller's handlers alone.
+    """
+    if not _PROGRAM:
+        return
+    for sig in (signal.SIGINT, getattr(signal, "SIGTERM", None)):
+        if sig is not None:
+            try:
+                signal.signal(sig, signal.SIG_IGN)
+            except (ValueError, OSError):
+                pass

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 __all__ = ["Parser", "UsageError", "number", "comma_list", "parse_key_values", "print_note", "one_line",
-           "show_default",
+           "show_default", "os_error_text",
            "PROG", "EXIT_USAGE"]
 
 PROG = "neurotrain"
@@ -133,6 +133,19 @@ def parse_key_values(items: Sequence[str] | None, flag: str) -> dict[str, Any]:
 def one_line(text: str) -> str:
     """``text`` with its white space (newlines included) folded into single spaces."""
     return " ".join(text.split())
+
+
+def os_error_text(e: OSError) -> str:
+    """An ``OSError`` as ``"<file>: <reason>"`` (e.g. ``"runs/a/config.json: Permission denied"``).
+
+    Examples
+    --------
+    >>> os_error_text(PermissionError(13, "Permission denied", "runs/a/config.json"))
+    'runs/a/config.json: Permission denied'
+    """
+    name = getattr(e, "filename", None)
+    reason = e.strerror or str(e) or type(e).__name__
+    return f"{name}: {reason}" if name and str(name) not in reason else reason
 
 
 def print_note(text: str) -> None:

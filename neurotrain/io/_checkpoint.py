@@ -18,6 +18,7 @@ importing this module stays cheap.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import os
 import warnings
@@ -27,12 +28,13 @@ from typing import Any
 import numpy as np
 
 from .._errors import CheckpointError
-from ._files import _fsync_dir, _temp_file
+from ._files import _fsync_dir, _named, _temp_file
 from ._layout import CHECKPOINTS_DIR, RunLayout
 
 __all__ = [
     "save_checkpoint", "load_checkpoint", "read_checkpoint", "checkpoint_path", "list_checkpoints",
-    "latest_checkpoint", "run_checkpoint", "FORMAT_VERSION",
+    "latest_checkpoint", "find_checkpoint", "FoundCheckpoint", "skip_messages", "run_checkpoint",
+    "FORMAT_VERSION",
 ]
 
 #: format version written into every checkpoint and config
@@ -185,18 +187,115 @@ def list_checkpoints(run_dir: str | os.PathLike) -> list[tuple[int, str]]:
     return sorted(found)
 
 
-def latest_checkpoint(run_dir: str | os.PathLike) -> str | None:
-    """The newest readable checkpoint of a run directory, or ``None`` if it has none.
+@dataclasses.dataclass(frozen=True)
+class FoundCheckpoint:
+    """The newest usable checkpoint of a run directory, as :func:`find_checkpoint` found it.
 
-    Each candidate is read in full and its checksum verified, newest first. A truncated or
-    corrupt file is skipped with a warning naming it and the reason, and the previous one is
-    used: an interrupted or damaged save never costs more than the steps since the checkpoint
-    before it.
+    Attributes
+    ----------
+    path : str
+    step : int
+        Its step, the same in its content as in its name.
+    data : dict
+        Its content, read and verified once (pass it to
+        :func:`load_checkpoint` as ``data=``: a checkpoint deleted by rotation meanwhile then
+        costs nothing).
+    skipped : tuple of (str, str)
+        The newer checkpoint files that could not be used, with the reason of each.
+    """
+
+    path: str
+    step: int
+    data: dict
+    skipped: tuple[tuple[str, str], ...] = ()
+
+    def messages(self) -> list[str]:
+        """One sentence per skipped file: which, why, and the checkpoint used instead."""
+        return skip_messages(self.skipped, self.path, self.step)
+
+
+def skip_messages(skipped, used: str, step) -> list[str]:
+    """``"skipping the unreadable checkpoint A (why); using B (step N) instead."`` for each skipped
+    ``(path, why)`` (``misnamed`` for a file whose content holds another step than its name)."""
+    out = []
+    for bad, why in skipped:
+        kind = "misnamed" if why.startswith(_MISNAMED) else "unreadable"
+        out.append(f"skipping the {kind} checkpoint {bad} ({why.removeprefix(_MISNAMED)}); "
+                   f"using {used} (step {step}) instead.")
+    return out
+
+
+_MISNAMED = "misnamed: "
+
+
+def _checked(path: str, named_step: int) -> dict:
+    """Read a checkpoint file of ``checkpoints/`` and check that its content's step is its name's."""
+    data = read_checkpoint(path)
+    step = data.get("step")
+    if step is None or int(step) != named_step:
+        held = "no step" if step is None or int(step) < 0 else f"step {int(step)}"
+        raise CheckpointError(
+            f"{_MISNAMED}its content holds {held}, not step {named_step} as its name says (was it "
+            f"renamed or copied by hand?)")
+    return data
+
+
+def find_checkpoint(run_dir: str | os.PathLike) -> FoundCheckpoint | None:
+    """The newest usable checkpoint of a run directory, read and verified, or ``None`` if it has none.
+
+    Each candidate of ``checkpoints/`` is read in full and its checksum verified, newest first;
+    its content must hold the step its name says. A truncated or corrupt file, or one whose
+    content holds another step than its name, is skipped (listed in ``skipped`` with the
+    reason) and the previous one is used: an interrupted or damaged save never costs more
+    than the steps since the checkpoint before it, and a misnamed file is never taken for
+    a newer one.
 
     Raises
     ------
     CheckpointError
-        Checkpoint files exist but none of them can be read.
+        Checkpoint files exist but none of them can be used.
+
+    Examples
+    --------
+    >>> import tempfile, neurotrain as nt
+    >>> run = tempfile.mkdtemp()
+    >>> model = nt.models.build_model("vanilla", 1, 4, 1)
+    >>> _ = save_checkpoint(checkpoint_path(run, 10), model, step=10)
+    >>> _ = save_checkpoint(checkpoint_path(run, 30), model, step=20)     # misnamed
+    >>> found = find_checkpoint(run)
+    >>> found.step, [(os.path.basename(p), why[:36]) for p, why in found.skipped]
+    (10, [('step-00000030.msgpack', 'misnamed: its content holds step 20,')])
+    """
+    found = list_checkpoints(run_dir)
+    problems: list[tuple[str, str]] = []
+    first_error = None
+    for step, path in reversed(found):
+        try:
+            data = _checked(path, step)
+        except CheckpointError as e:
+            problems.append((path, _first_sentence(e)))
+            first_error = first_error or e
+            continue
+        return FoundCheckpoint(path, step, data, tuple(problems))
+    if problems:
+        bad = problems[0][0]
+        raise CheckpointError(
+            f"none of the {len(problems)} checkpoint(s) in {os.path.dirname(bad)} can be used; the "
+            f"newest, {os.path.basename(bad)}: {first_error}"
+        )
+    return None
+
+
+def latest_checkpoint(run_dir: str | os.PathLike) -> str | None:
+    """The path of the newest usable checkpoint of a run directory, or ``None`` if it has none.
+
+    As :func:`find_checkpoint`; each file skipped (truncated, corrupt, or holding another step
+    than its name) is reported with a warning naming it, the reason and the file used instead.
+
+    Raises
+    ------
+    CheckpointError
+        Checkpoint files exist but none of them can be used.
 
     Examples
     --------
@@ -204,25 +303,12 @@ def latest_checkpoint(run_dir: str | os.PathLike) -> str | None:
     >>> latest_checkpoint(tempfile.mkdtemp()) is None
     True
     """
-    found = list_checkpoints(run_dir)
-    problems = []
-    for step, path in reversed(found):
-        try:
-            read_checkpoint(path)
-        except CheckpointError as e:
-            problems.append((path, e))
-            continue
-        for bad, err in problems:
-            warnings.warn(f"skipping the unreadable checkpoint {bad} ({_first_sentence(err)}); "
-                          f"using {path} (step {step}) instead.", stacklevel=2)
-        return path
-    if problems:
-        bad, err = problems[0]
-        raise CheckpointError(
-            f"none of the {len(problems)} checkpoint(s) in {os.path.dirname(bad)} can be read; the "
-            f"newest, {os.path.basename(bad)}: {err}"
-        )
-    return None
+    found = find_checkpoint(run_dir)
+    if found is None:
+        return None
+    for message in found.messages():
+        warnings.warn(message, stacklevel=2)
+    return found.path
 
 
 def _first_sentence(err: Exception) -> str:
@@ -310,8 +396,11 @@ def save_checkpoint(path: str | os.PathLike, model, optimizer=None, step: int | 
         raise CheckpointError(f"cannot write the checkpoint {path}: {e}") from e
 
     dirname = os.path.dirname(os.path.abspath(path))
-    os.makedirs(dirname, exist_ok=True)
-    fd, tmp = _temp_file(path)
+    try:
+        os.makedirs(dirname, exist_ok=True)
+        fd, tmp = _temp_file(path)
+    except OSError as e:
+        raise _named(e, path) from None
     os.close(fd)
     try:
         braintools.file.msgpack_save(tmp, state, overwrite=True)
@@ -328,6 +417,8 @@ def save_checkpoint(path: str | os.PathLike, model, optimizer=None, step: int | 
                     os.remove(os.path.join(dirname, name))
         if isinstance(e, (TypeError, ValueError)):
             raise CheckpointError(f"cannot write the checkpoint {path}: {e}") from e
+        if isinstance(e, OSError) and not isinstance(e, CheckpointError):
+            raise _named(e, path) from None    # a full disk, a read-only folder: name the file
         raise
     _fsync_dir(dirname)
     return path

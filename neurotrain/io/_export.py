@@ -5,10 +5,15 @@ For people who analyse networks in numpy (or MATLAB, R, Julia...) without instal
 :func:`export_weights` for a model in memory) writes
 
 ``weights.npz``
-    one array per parameter, named by its dotted path (``layers.0.W_rec``, ``readout.W``...)
+    one array per parameter, named by its dotted path (``layers.0.W_rec``, ``readout.W``...).
+    For a constrained model (Dale's law, connectivity masks, non-negative or E-only readout)
+    these are the **effective** weights the network uses (masked and signed), and the
+    constraints' constants come too: ``layers.<i>.unit_types`` (+1 excitatory, -1
+    inhibitory), ``layers.<i>.W_in_mask`` / ``W_rec_mask`` / ``W_mask`` and ``readout.W_mask``
+    (0/1), ``layers.<i>.tau`` (per-unit or trained time constants, ms)
 ``description.json``
     the task, the model config, each layer's kind, update equations, activation and which
-    array plays which role, and every parameter's shape and dtype
+    array plays which role, its constraints, and every array's shape and dtype
 
 and :func:`read_export` reads them back. :func:`numpy_forward` runs the exported network
 with numpy alone (noise-free), which shows that the export is self-sufficient.
@@ -77,11 +82,26 @@ _NP_ACTIVATIONS = {
 # writing
 # --------------------------------------------------------------------------------------------
 def _flat_weights(model) -> dict[str, np.ndarray]:
-    return _flat_param_values(_model_params(model))
+    """The parameters by dotted path; the effective weights of a constrained model."""
+    weights = _flat_param_values(_model_params(model))
+    effective = getattr(model, "effective_weights", None)
+    if effective is not None:
+        for k, v in effective().items():
+            if k in weights:
+                weights[k] = np.asarray(v, dtype=weights[k].dtype)
+    return weights
 
 
-def _describe(model, task, weights: Mapping[str, np.ndarray], extra: Mapping[str, Any] | None):
+def _constraint_arrays(model) -> dict[str, np.ndarray]:
+    get = getattr(model, "constraint_arrays", None)
+    return {} if get is None else {k: np.asarray(v) for k, v in get().items()}
+
+
+def _describe(model, task, weights: Mapping[str, np.ndarray], extra: Mapping[str, Any] | None,
+              constants: Mapping[str, np.ndarray] | None = None):
     config = model.config()
+    constants = dict(constants or {})
+    cells = list(getattr(model, "layers", ()))
     layers = []
     for i, layer in enumerate(config["layers"]):
         kind = layer["kind"]
@@ -98,10 +118,21 @@ def _describe(model, task, weights: Mapping[str, np.ndarray], extra: Mapping[str
             entry["activation"] = layer["activation"]
             entry["f"] = _ACTIVATION_TEXT.get(layer["activation"], "custom")
         if kind == "leaky":
-            entry.update(alpha=layer["dt"] / layer["tau"], dt=layer["dt"], tau=layer["tau"],
-                         sigma_in=layer.get("sigma_in", 0.0), sigma_rec=layer.get("sigma_rec", 0.0))
+            tau = constants.get(f"{prefix}tau")
+            if tau is None:
+                entry.update(alpha=layer["dt"] / layer["tau"], dt=layer["dt"], tau=layer["tau"])
+            else:   # per-unit (or trained) time constants: alpha is a vector
+                entry.update(alpha=(layer["dt"] / np.asarray(tau, np.float64)).tolist(), dt=layer["dt"],
+                             tau=f"per unit: the array {prefix}tau (ms)")
+            entry.update(sigma_in=layer.get("sigma_in", 0.0), sigma_rec=layer.get("sigma_rec", 0.0))
         entry["initial_state"] = ("the <state>0 arrays (trained)" if layer.get("train_h0")
                                   else "zeros")
+        described = cells[i].describe_constraints() if i < len(cells) and hasattr(
+            cells[i], "describe_constraints") else {}
+        if described:
+            entry["constraints"] = {**described, "arrays": sorted(k for k in constants if k.startswith(prefix)),
+                                    "note": "the weight arrays are the effective weights the network uses "
+                                            "(masked and signed); the raw parameters are in the checkpoint"}
         layers.append(entry)
     desc: dict[str, Any] = {
         "format": _FORMAT_NAME,
@@ -117,6 +148,14 @@ def _describe(model, task, weights: Mapping[str, np.ndarray], extra: Mapping[str
                     "parameters": {k[len("readout."):]: k for k in weights if k.startswith("readout.")}},
         "parameters": {k: {"shape": list(v.shape), "dtype": str(v.dtype)} for k, v in weights.items()},
     }
+    readout = getattr(model, "readout", None)
+    if readout is not None and (getattr(readout, "mask", None) is not None or getattr(readout, "positive", False)):
+        desc["readout"]["constraints"] = {
+            "from": config.get("readout_from", "all"), "positive": bool(getattr(readout, "positive", False)),
+            "arrays": sorted(k for k in constants if k.startswith("readout.")),
+            "note": "readout.W is the effective readout (masked and signed)"}
+    if constants:
+        desc["constants"] = {k: {"shape": list(v.shape), "dtype": str(v.dtype)} for k, v in constants.items()}
     if task is not None:
         desc["task"] = {**task.config(), "num_in": task.num_in, "num_out": task.num_out,
                         "dt": task.dt, "num_steps": task.num_steps(), "target_type": task.target_type}
@@ -162,11 +201,12 @@ def export_weights(model, out_dir: str | os.PathLike, *, task=None, format: str 
                           f"{', '.join(EXPORT_FORMATS)}.")
     out_dir = os.fspath(out_dir)
     weights = _flat_weights(model)
-    desc = _describe(model, task, weights, extra)
+    constants = _constraint_arrays(model)
+    desc = _describe(model, task, weights, extra, constants)
     import io as _io
 
     buf = _io.BytesIO()
-    np.savez(buf, **weights)
+    np.savez(buf, **weights, **constants)
     npz_path = os.path.join(out_dir, WEIGHTS_FILE)
     json_path = os.path.join(out_dir, DESCRIPTION_FILE)
     atomic_write_bytes(npz_path, buf.getvalue())
@@ -188,7 +228,8 @@ def read_export(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[st
     Returns
     -------
     weights : dict of str to ndarray
-        One array per parameter, keyed by dotted path.
+        One array per parameter, keyed by dotted path (the effective weights of a constrained
+        model), and the constraints' constants (``layers.0.unit_types``, masks, ``tau``).
     description : dict
         The content of ``description.json``.
 
@@ -220,7 +261,7 @@ def read_export(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[st
     except Exception as e:  # zipfile / numpy raise many types on a damaged file
         raise CheckpointError(f"cannot read the exported weights {npz_path}: {type(e).__name__}: {e}. "
                               f"Export the run again.") from None
-    for name, spec in desc.get("parameters", {}).items():
+    for name, spec in {**desc.get("parameters", {}), **desc.get("constants", {})}.items():
         if name not in weights:
             raise CheckpointError(f"the export {npz_path} lacks parameter {name!r} named in {json_path}.")
         if list(weights[name].shape) != list(spec["shape"]):
@@ -254,6 +295,17 @@ def numpy_forward(weights: Mapping[str, np.ndarray], description: Mapping[str, A
     >>> x = np.ones((5, 3, 2), np.float32)
     >>> out, act = numpy_forward(weights, desc, x)
     >>> bool(np.allclose(out, np.asarray(model.run(x)[0]), atol=1e-5))
+    True
+
+    A constrained network (Dale's law, no autapses, faster inhibition, excitatory readout) runs
+    the same way, from its effective weights:
+
+    >>> ei = nt.models.build_model("leaky", 2, 10, 1, dt=20.0, tau={"E": 100.0, "I": 50.0}, dale=0.8,
+    ...                            autapses=False, readout_from="excitatory")
+    >>> weights, desc = read_export(export_weights(ei, tempfile.mkdtemp())[0])
+    >>> weights["layers.0.unit_types"].tolist()
+    [1, 1, 1, 1, 1, 1, 1, 1, -1, -1]
+    >>> bool(np.allclose(numpy_forward(weights, desc, x)[0], np.asarray(ei.run(x)[0]), atol=1e-5))
     True
     """
     x = np.asarray(inputs, dtype=np.float64)
@@ -300,7 +352,7 @@ def numpy_forward(weights: Mapping[str, np.ndarray], description: Mapping[str, A
                 pre = h @ w(i, "W_rec") + inp @ w(i, "W_in")
                 if has(i, "b"):
                     pre = pre + w(i, "b")
-                a = layer["alpha"]
+                a = np.asarray(layer["alpha"], np.float64)   # a number, or one per unit
                 h = (1.0 - a) * h + a * f(pre)
             elif kind == "gru":
                 xh = np.concatenate([inp, h], -1)

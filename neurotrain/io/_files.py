@@ -25,7 +25,7 @@ import numpy as np
 from .._errors import CheckpointError, ConfigError
 
 __all__ = [
-    "atomic_write_bytes", "atomic_write_text", "jsonable", "write_json", "read_json",
+    "atomic_write_bytes", "atomic_write_text", "exchange_paths", "jsonable", "write_json", "read_json",
     "save_figure", "FIGURE_FORMATS", "library_versions", "versions_text", "VERSION_PACKAGES",
 ]
 
@@ -75,7 +75,8 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> str:
 
     The folder is created if needed. The temporary file is flushed, fsynced and renamed over
     ``path``; if anything fails (or Ctrl-C arrives) it is removed and ``path`` keeps its old
-    content.
+    content. An ``OSError`` (a full disk, a read-only folder) names ``path``, not the
+    temporary file.
 
     Examples
     --------
@@ -86,20 +87,35 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> str:
     """
     path = os.fspath(path)
     dirname = os.path.dirname(os.path.abspath(path))
-    os.makedirs(dirname, exist_ok=True)
-    fd, tmp = _temp_file(path)
+    try:
+        os.makedirs(dirname, exist_ok=True)
+        fd, tmp = _temp_file(path)
+    except OSError as e:
+        raise _named(e, path) from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(OSError):
             os.remove(tmp)
+        if isinstance(e, OSError) and not isinstance(e, CheckpointError):
+            raise _named(e, path) from None
         raise
     _fsync_dir(dirname)
     return path
+
+
+def _named(e: OSError, path: str) -> OSError:
+    """The same error, naming the file that was being written rather than a temporary one."""
+    if e.errno is None:
+        return e
+    try:
+        return type(e)(e.errno, e.strerror, path)
+    except TypeError:   # an OSError subclass with another signature
+        return OSError(e.errno, e.strerror, path)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str, *, encoding: str = "utf-8") -> str:
@@ -113,6 +129,70 @@ def atomic_write_text(path: str | os.PathLike, text: str, *, encoding: str = "ut
     'héllo\\n'
     """
     return atomic_write_bytes(path, text.encode(encoding))
+
+
+def _native_exchange():
+    """The system call that swaps two paths atomically, if this platform has one."""
+    import ctypes
+    import ctypes.util
+    import sys
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+    except OSError:
+        return None
+    if sys.platform.startswith("linux") and hasattr(libc, "renameat2"):
+        fn = libc.renameat2
+        fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+        return lambda a, b: fn(-100, a, -100, b, 2)          # AT_FDCWD, RENAME_EXCHANGE
+    if sys.platform == "darwin" and hasattr(libc, "renamex_np"):
+        fn = libc.renamex_np
+        fn.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_uint]
+        return lambda a, b: fn(a, b, 2)                        # RENAME_SWAP
+    return None
+
+
+def exchange_paths(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """Swap two existing paths of one file system (``a`` gets ``b``'s content and back).
+
+    On Linux (``renameat2`` with ``RENAME_EXCHANGE``) and macOS (``renamex_np`` with
+    ``RENAME_SWAP``) the swap is one atomic system call: at every instant both paths exist,
+    each with one whole content. Elsewhere, or where the file system refuses it, ``b`` is
+    renamed aside, ``a`` renamed to ``b`` and the first moved to ``a``, undoing the first rename
+    if the second fails. Returns whether the swap was atomic.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> root = tempfile.mkdtemp()
+    >>> for name in "ab":
+    ...     os.makedirs(os.path.join(root, name, name))
+    >>> _ = exchange_paths(os.path.join(root, "a"), os.path.join(root, "b"))
+    >>> os.listdir(os.path.join(root, "a")), os.listdir(os.path.join(root, "b"))
+    (['b'], ['a'])
+    """
+    import ctypes
+
+    a, b = os.fspath(a), os.fspath(b)
+    swap = _native_exchange()
+    if swap is not None:
+        if swap(os.fsencode(a), os.fsencode(b)) == 0:
+            _fsync_dir(os.path.dirname(os.path.abspath(b)))
+            return True
+        err = ctypes.get_errno()
+        if err not in (22, 38, 95, 18, 1):   # EINVAL, ENOSYS, EOPNOTSUPP, EXDEV, EPERM: fall back
+            raise OSError(err, os.strerror(err), a)
+    aside = os.path.join(os.path.dirname(os.path.abspath(b)),
+                         f".{os.path.basename(b)}.{uuid.uuid4().hex[:12]}.swap")
+    os.rename(b, aside)
+    try:
+        os.rename(a, b)
+    except BaseException:
+        os.rename(aside, b)
+        raise
+    os.rename(aside, a)
+    _fsync_dir(os.path.dirname(os.path.abspath(b)))
+    return False
 
 
 # --------------------------------------------------------------------------------------------

@@ -16,22 +16,31 @@ A run directory, as ``neurotrain train`` / :func:`neurotrain.runs.train_run` wri
       analysis/            written by ``analyze``: fixed_points, pca, psychometric (.json + .npz)
       export/              written by ``export``: weights.npz, description.json
       checkpoint.msgpack   the single checkpoint of runs written before checkpoints/ (read only)
+      .neurotrain-run      the marker: this folder is a neurotrain run (its run id, when made)
+      .neurotrain.lock     the writers' lock; .neurotrain-readers.lock the readers' (see io._lock)
 
 Every other module takes these names from :class:`RunLayout` (``neurotrain.io.CONFIG_FILE``
 and the other module constants are the same strings), and the lists of what each command
 replaces (:meth:`RunLayout.train_outputs`, :meth:`RunLayout.analysis_outputs`) are made here.
+It also tells what a folder is (:meth:`RunLayout.state`: missing, empty, a neurotrain run, or
+something else) and finds symbolic links where neurotrain would read or write
+(:meth:`RunLayout.check_no_links`): a run directory is only ever touched through its own
+names, never through a link.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime
+import json
 import os
 import re
+import uuid
 from typing import ClassVar
 
 import numpy as np
 
-from .._errors import CheckpointError
+from .._errors import CheckpointError, RunDirectoryError
 
 __all__ = [
     "RunLayout", "CHECKPOINTS_DIR", "CHECKPOINT_FILE", "CONFIG_FILE", "SUMMARY_FILE", "METRICS_FILE",
@@ -75,6 +84,11 @@ class RunLayout:
     ANALYSIS_DIR: ClassVar[str] = "analysis"
     EXPORT_DIR: ClassVar[str] = "export"
     TENSORBOARD_DIR: ClassVar[str] = "tensorboard"
+    #: the marker that says "this folder is a neurotrain run" (JSON: run id, creation time)
+    MARKER_FILE: ClassVar[str] = ".neurotrain-run"
+    #: the writers' lock (training, replacing) and the readers' lock (evaluate, analyze, export)
+    LOCK_FILE: ClassVar[str] = ".neurotrain.lock"
+    READERS_LOCK_FILE: ClassVar[str] = ".neurotrain-readers.lock"
     #: figures ``train`` draws into ``figures/`` (names without extension)
     TRAIN_FIGURES: ClassVar[tuple[str, ...]] = ("loss_curve", "example_trials", "performance_by_condition")
     #: figures ``analyze`` draws into ``figures/``
@@ -88,6 +102,10 @@ class RunLayout:
     #: the checkpoint of the best held-out evaluation in ``checkpoints/`` (not a step to resume from)
     BEST_CHECKPOINT_FILE: ClassVar[str] = "best.msgpack"
     TENSORBOARD_PATTERN: ClassVar[re.Pattern] = re.compile(r"^events\.out\.tfevents\.")
+    #: the files of ``export/`` (``neurotrain.io.export_weights``)
+    EXPORT_FILES: ClassVar[tuple[str, ...]] = ("weights.npz", "description.json")
+    #: temporary files of interrupted atomic writes (``.<name>.<random>.tmp...``)
+    TEMP_PATTERN: ClassVar[re.Pattern] = re.compile(r"^\..+\.tmp")
     ANALYSIS_RESULT_PATTERN: ClassVar[re.Pattern] = _names_pattern(ANALYSIS_RESULTS, ("json", "npz"))
 
     def __post_init__(self):
@@ -146,6 +164,18 @@ class RunLayout:
         """``checkpoints/best.msgpack``: the weights of the best held-out evaluation."""
         return self._path(self.CHECKPOINTS_DIR, self.BEST_CHECKPOINT_FILE)
 
+    @property
+    def marker_file(self) -> str:
+        return self._path(self.MARKER_FILE)
+
+    @property
+    def lock_file(self) -> str:
+        return self._path(self.LOCK_FILE)
+
+    @property
+    def readers_lock_file(self) -> str:
+        return self._path(self.READERS_LOCK_FILE)
+
     def checkpoint(self, step: int) -> str:
         """The checkpoint file of ``step`` (an integer >= 0)."""
         if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
@@ -166,6 +196,163 @@ class RunLayout:
         """``analysis/<name>`` (without extension: a result is saved as ``.json`` + ``.npz``)."""
         return self._path(self.ANALYSIS_DIR, name)
 
+    # --- what the folder is ----------------------------------------------------------------
+    def _files(self) -> tuple[str, ...]:
+        return (self.CONFIG_FILE, self.SUMMARY_FILE, self.METRICS_FILE, self.EVALUATION_FILE,
+                self.ANALYSIS_FILE, self.LEGACY_CHECKPOINT_FILE, self.MARKER_FILE, self.LOCK_FILE,
+                self.READERS_LOCK_FILE)
+
+    def _folders(self) -> tuple[str, ...]:
+        return (self.CHECKPOINTS_DIR, self.FIGURES_DIR, self.ANALYSIS_DIR, self.EXPORT_DIR,
+                self.TENSORBOARD_DIR)
+
+    def links(self) -> list[str]:
+        """The symbolic links where neurotrain reads or writes: its own files and folders in the
+        run directory and every entry of those folders (the run directory itself may be a link)."""
+        found = []
+        for name in self._files() + self._folders():
+            path = self._path(name)
+            if os.path.islink(path):
+                found.append(path)
+            elif name in self._folders() and os.path.isdir(path):
+                try:
+                    with os.scandir(path) as entries:
+                        found += sorted(e.path for e in entries if e.is_symlink())
+                except OSError:
+                    continue
+        return found
+
+    def check_no_links(self) -> None:
+        """Raise :class:`~neurotrain.RunDirectoryError` if :meth:`links` finds one.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> layout = RunLayout(tempfile.mkdtemp())
+        >>> os.symlink(tempfile.mkdtemp(), layout.checkpoints_dir)
+        >>> layout.check_no_links()  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        neurotrain._errors.RunDirectoryError: .../checkpoints is a symbolic link (to ...); neurotrain never follows links inside a run directory...
+        """
+        found = self.links()
+        if not found:
+            return
+        try:
+            target = os.readlink(found[0])
+        except OSError:
+            target = "?"
+        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+        raise RunDirectoryError(
+            f"{found[0]} is a symbolic link (to {target}){more}; neurotrain never follows links inside a "
+            f"run directory, so that it never reads, writes or deletes files outside it. Replace the "
+            f"link with a real file or folder (to keep a run on another disk, link or move the whole run "
+            f"directory instead).")
+
+    def foreign_entries(self) -> list[str]:
+        """The entries of the run directory that neurotrain did not write (paths relative to it):
+        anything but its own files and folders and, inside those folders, the names it gives.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> layout = RunLayout(tempfile.mkdtemp())
+        >>> os.makedirs(layout.figures_dir)
+        >>> for path in (layout.config_file, layout.figure("loss_curve"), layout.figure("mine")):
+        ...     _ = open(path, "w").write("x")
+        >>> [p.replace(os.sep, "/") for p in layout.foreign_entries()]
+        ['figures/mine.png']
+        """
+        figures = _names_pattern(self.TRAIN_FIGURES + self.ANALYSIS_FIGURES, self.FIGURE_FORMATS)
+        checkpoints = re.compile(rf"{self.CHECKPOINT_PATTERN.pattern}|^{re.escape(self.BEST_CHECKPOINT_FILE)}$")
+        inside = {self.CHECKPOINTS_DIR: checkpoints, self.FIGURES_DIR: figures,
+                  self.ANALYSIS_DIR: self.ANALYSIS_RESULT_PATTERN,
+                  self.EXPORT_DIR: _names_pattern([os.path.splitext(n)[0] for n in self.EXPORT_FILES],
+                                                  ("npz", "json")),
+                  self.TENSORBOARD_DIR: self.TENSORBOARD_PATTERN}
+        own = set(self._files()) | {self.METRICS_FILE + ".unreadable"}
+        try:
+            names = sorted(os.listdir(self.root))
+        except OSError:
+            return []
+        found = []
+        for name in names:
+            path = self._path(name)
+            if name in inside and os.path.isdir(path) and not os.path.islink(path):
+                try:
+                    entries = sorted(os.listdir(path))
+                except OSError:
+                    entries = []
+                found += [os.path.join(name, e) for e in entries
+                          if not (inside[name].match(e) or self.TEMP_PATTERN.match(e))]
+            elif not (name in own or self.TEMP_PATTERN.match(name)):
+                found.append(name)
+        return found
+
+    def read_marker(self) -> dict | None:
+        """The content of the marker file (``None`` if there is none or it is unreadable)."""
+        try:
+            with open(self.marker_file, encoding="utf-8") as f:
+                data = json.load(f)
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    def marker_content(self) -> dict:
+        """A new marker: a fresh run id and the time (what :func:`neurotrain.runs.train_run` writes)."""
+        return {"neurotrain": "run directory", "format": 1, "run_id": uuid.uuid4().hex,
+                "created": datetime.datetime.now().isoformat(timespec="seconds")}
+
+    def looks_like_a_run(self) -> bool:
+        """Whether the folder is a neurotrain run: it has the marker, or (runs written before the
+        marker existed) a ``config.json`` that neurotrain wrote (with the task, the model and
+        the neurotrain version)."""
+        if os.path.isfile(self.marker_file):
+            return True
+        try:
+            with open(self.config_file, encoding="utf-8") as f:
+                cfg = json.load(f)
+        except (OSError, ValueError):
+            return False
+        return (isinstance(cfg, dict) and isinstance(cfg.get("versions"), dict)
+                and "neurotrain" in cfg["versions"] and "model" in cfg and "task" in cfg)
+
+    def state(self) -> str:
+        """What the folder is: ``"missing"``, ``"file"`` (not a folder), ``"empty"`` (nothing in
+        it but neurotrain's lock files and empty folders of neurotrain's names), ``"run"``
+        (:meth:`looks_like_a_run`) or ``"foreign"`` (a folder with other content).
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> layout = RunLayout(tempfile.mkdtemp())
+        >>> layout.state()
+        'empty'
+        >>> _ = open(layout.config_file, "w").write('{"mine": 1}')
+        >>> layout.state()
+        'foreign'
+        """
+        if not os.path.lexists(self.root):
+            return "missing"
+        if not os.path.isdir(self.root):
+            return "file"
+        if self.looks_like_a_run():
+            return "run"
+        try:
+            names = set(os.listdir(self.root))
+        except OSError as e:
+            raise RunDirectoryError(f"cannot read the folder {self.root}: {e.strerror or e}.") from None
+        for name in names - {self.LOCK_FILE, self.READERS_LOCK_FILE}:
+            path = self._path(name)
+            if name not in self._folders() or os.path.islink(path) or not os.path.isdir(path):
+                return "foreign"
+            try:
+                if os.listdir(path):
+                    return "foreign"
+            except OSError:
+                return "foreign"
+        return "empty"
+
     # --- what the commands write ---------------------------------------------------------
     def _existing(self, names, folders) -> list[str]:
         found = [self._path(n) for n in names]
@@ -176,7 +363,10 @@ class RunLayout:
         return [p for p in found if os.path.isfile(p)]
 
     def train_outputs(self) -> list[str]:
-        """The files of an earlier run that training into this directory replaces.
+        """The files of an earlier run that a new run in this directory makes stale.
+
+        (A new run replaces the whole folder once it has started, see
+        :func:`neurotrain.runs.train_run`; this list is what neurotrain itself wrote there.)
 
         Everything ``train``, ``evaluate`` and ``analyze`` write that exists now: the config,
         summary, log, evaluation and analysis files, the checkpoints (and the legacy

@@ -18,13 +18,29 @@ from ._build import (
     resolve_cell_params,
 )
 from ._cells import GRUCell, LeakyRNNCell, LSTMCell, VanillaRNNCell
+from ._constraints import (
+    DALE_MODES,
+    EXCITATORY,
+    INHIBITORY,
+    Areas,
+    WeightTransform,
+    check_mask,
+    decode_mask,
+    encode_mask,
+    multi_area,
+    no_autapses,
+    random_mask,
+    unit_types,
+)
 from ._forward import ClosedLoop, Forward, ForwardTransform, forward
-from ._init import INITIALIZER_NAMES, initialize, make_initializer
+from ._init import INITIALIZER_NAMES, ei_balanced, initialize, make_initializer, spectral_radius
 from ._rnn import RNN, Readout, noise_disabled
-from ._step import StepFunction, step_function
+from ._step import StepFunction, step_function, unit_alpha
 
 __all__ = [
     "Cell", "VanillaRNNCell", "LeakyRNNCell", "GRUCell", "LSTMCell", "RNN", "Readout",
     "noise_disabled", "StepFunction", "step_function", "Forward", "ForwardTransform", "ClosedLoop", "forward", "build_model", "resolve_cell_params", "model_from_config", "get_cell_class", "CELLS", "register_cell",
     "make_initializer", "initialize", "INITIALIZER_NAMES", "get_activation", "ACTIVATIONS",
+    "unit_types", "random_mask", "no_autapses", "multi_area", "Areas", "WeightTransform", "ei_balanced",
+    "spectral_radius", "encode_mask", "decode_mask", "check_mask", "unit_alpha", "EXCITATORY", "INHIBITORY", "DALE_MODES",
 ]

@@ -94,6 +94,23 @@ class Cell(brainstate.nn.Module):
         """``{name: current value}`` of this cell's parameters (see :meth:`param_names`)."""
         return {".".join(map(str, k)): s.value for k, s in self.states(brainstate.ParamState).items()}
 
+    def effective_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """The weights the cell uses, from its raw parameters (``{name: value}``, the same keys).
+
+        Constrained cells (Dale's law, connectivity masks) compute their weights from raw
+        parameters (:mod:`neurotrain.models._constraints`); this applies that transform. For an
+        unconstrained cell it returns the parameters as they are.
+        """
+        return dict(params)
+
+    def constraint_arrays(self) -> dict[str, Any]:
+        """The constants of the cell's constraints (unit types, masks, per-unit ``tau``), by name."""
+        return {}
+
+    def describe_constraints(self) -> dict[str, Any]:
+        """The cell's constraints in words and numbers (empty: none)."""
+        return {}
+
     # --- the pure step ---------------------------------------------------------------------
     def draws_noise(self) -> bool:
         """Whether :meth:`step` draws noise when given a key (noise on and a positive level)."""

@@ -8,6 +8,7 @@ from .._errors import ConfigError
 from .._registry import Registry
 from .._validate import check_int
 from ._cells import GRUCell, LeakyRNNCell, LSTMCell, VanillaRNNCell
+from ._constraints import decode_mask, short_repr
 from ._rnn import RNN
 
 __all__ = ["CELLS", "register_cell", "get_cell_class", "build_model", "model_from_config", "resolve_cell_params"]
@@ -98,7 +99,9 @@ def resolve_cell_params(cell: str, task=None, **cell_params: Any) -> dict[str, A
 
 
 def build_model(cell: str, num_in: int | None = None, num_rec: int = 128, num_out: int | None = None, *,
-                task=None, num_layers: int = 1, readout_init="xavier_uniform", **cell_params: Any) -> RNN:
+                task=None, num_layers: int = 1, readout_init="xavier_uniform", readout_mask=None,
+                readout_from: str = "all", positive_readout: bool = False, freeze=None,
+                **cell_params: Any) -> RNN:
     """Build an :class:`RNN` of ``num_layers`` cells of one kind.
 
     Parameters
@@ -113,8 +116,11 @@ def build_model(cell: str, num_in: int | None = None, num_rec: int = 128, num_ou
         step, ``dt`` (see :func:`resolve_cell_params`).
     num_layers : int
         Number of stacked layers.
+    readout_init, readout_mask, readout_from, positive_readout, freeze
+        Passed to :class:`RNN` (the readout and frozen parameters).
     **cell_params
-        Passed to every cell (e.g. ``tau=100.0, dt=20.0, sigma_rec=0.05`` for ``"leaky"``).
+        Passed to every cell (e.g. ``tau=100.0, dt=20.0, sigma_rec=0.05`` for ``"leaky"``;
+        ``dale=0.8``, ``w_rec_mask=...`` for constraints).
 
     Examples
     --------
@@ -141,15 +147,40 @@ def build_model(cell: str, num_in: int | None = None, num_rec: int = 128, num_ou
     except TypeError as e:
         import inspect
         allowed = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "num_in", "num_rec")]
+        constraints = sorted(set(cell_params) & {"dale_mode", "positive_inputs", "w_in_mask", "w_rec_mask",
+                                                 "autapses", "train_tau", "tau_bounds"} - set(allowed))
+        if constraints:
+            raise ConfigError(f"{constraints[0]}={short_repr(cell_params[constraints[0]])}: cell {cls.kind!r} takes no "
+                              f"biological constraints (Dale's law, connectivity masks, trainable time "
+                              f"constants); they are available for the leaky and vanilla cells. Use "
+                              f"cell='leaky' or drop {constraints[0]}.") from None
         raise ConfigError(f"bad parameter for cell {cell!r}: {e}. Allowed: {', '.join(allowed)}.") from None
-    return RNN(cells, num_out, readout_init=readout_init)
+    return RNN(cells, num_out, readout_init=readout_init, readout_mask=readout_mask, readout_from=readout_from,
+               positive_readout=positive_readout, freeze=freeze)
 
 
 def model_from_config(config: dict[str, Any]) -> RNN:
-    """Rebuild an :class:`RNN` from :meth:`RNN.config` (weights are drawn fresh)."""
+    """Rebuild an :class:`RNN` from :meth:`RNN.config` (weights are drawn fresh; constraints,
+    masks and unit types are those recorded).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> model = build_model("leaky", 3, 10, 2, dale=0.8, w_rec_mask=np.eye(10) == 0, readout_from="excitatory")
+    >>> again = model_from_config(model.config())
+    >>> bool((again.layers[0].w_rec_mask == model.layers[0].w_rec_mask).all()), int(again.layers[0].unit_types.sum())
+    (True, 6)
+    """
     cells = []
     for layer in config["layers"]:
         layer = dict(layer)
         cls = get_cell_class(layer.pop("kind"))
+        for key in ("w_in_mask", "w_rec_mask"):
+            if key in layer:
+                layer[key] = decode_mask(layer[key])
+        if "tau_bounds" in layer and layer["tau_bounds"] is not None:
+            layer["tau_bounds"] = tuple(layer["tau_bounds"])
         cells.append(cls(**layer))
-    return RNN(cells, config["num_out"], readout_init=config.get("readout_init", "xavier_uniform"))
+    return RNN(cells, config["num_out"], readout_init=config.get("readout_init", "xavier_uniform"),
+               readout_mask=decode_mask(config.get("readout_mask")), readout_from=config.get("readout_from", "all"),
+               positive_readout=bool(config.get("positive_readout", False)), freeze=config.get("freeze"))

@@ -140,6 +140,30 @@ class Forward:
         """The readout's parameters (``{"W": ..., "b": ...}``)."""
         return {".".join(map(str, k[1:])): v for k, v in params.items() if k[:1] == ("readout",)}
 
+    def effective_params(self, params: Mapping[tuple, Any]) -> dict[tuple, Any]:
+        """The weights the network uses, keyed like ``params``: every constrained matrix
+        (Dale's law, connectivity masks, non-negative inputs or readout) masked and signed,
+        the other parameters as they are. Pure; penalties on weights are computed on it.
+
+        Examples
+        --------
+        >>> import neurotrain as nt
+        >>> model = nt.models.RNN(nt.models.LeakyRNNCell(1, 4, dale=0.5), num_out=1)
+        >>> fwd = nt.models.forward(model)
+        >>> params = {k: -abs(v) for k, v in fwd.params().items()}      # raw weights, all <= 0
+        >>> W = fwd.effective_params(params)[("layers", 0, "W_rec")]
+        >>> bool((W[:2] >= 0).all() and (W[2:] <= 0).all())             # rows keep their unit's sign
+        True
+        """
+        out = dict(params)
+        for i, cell in enumerate(self.cells):
+            own = self.cell_params(params, i)
+            for name, v in cell.effective_params(own).items():
+                out[("layers", i, *name.split("."))] = v
+        for name, v in self.model.readout.effective_params(self.readout_params(params)).items():
+            out[("readout", *name.split("."))] = v
+        return {k: out[k] for k in params}
+
     # --- state ---------------------------------------------------------------------------
     @property
     def cells(self) -> list:

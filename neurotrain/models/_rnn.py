@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import contextlib
 import weakref
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import brainstate
 import jax.numpy as jnp
+import numpy as np
 
-from .._errors import ShapeError
-from .._validate import check_positive
+from .._errors import ConfigError, ShapeError
+from .._validate import check_bool, check_choice, check_positive
 from ._base import Cell
+from ._constraints import (
+    EXCITATORY,
+    WeightTransform,
+    check_mask,
+    decode_mask,
+    encode_mask,
+    short_repr,
+)
 from ._init import initialize, make_initializer
 
 __all__ = ["Readout", "RNN", "noise_disabled"]
@@ -24,26 +33,62 @@ class Readout(brainstate.nn.Module):
     It uses plain ``jnp`` operations on purpose: it sits outside any online learner and gets
     its exact gradient by ordinary autodiff.
 
+    Parameters
+    ----------
+    num_rec, num_out : int
+        Input (units of the last layer) and output widths.
+    w_init : str or callable
+        Initialiser of ``W``.
+    bias : bool
+        Learn a bias ``b`` ``(num_out,)``.
+    mask : array of 0/1, shape ``(num_rec, num_out)``, optional
+        Connectivity: the readout uses only the entries marked 1 (the others are exactly 0
+        and frozen), e.g. excitatory units only.
+    positive : bool
+        Non-negative readout weights (``|W|``, as PsychRNN's readout under Dale's law).
+
     Examples
     --------
     >>> import jax.numpy as jnp
     >>> r = Readout(4, 2)
     >>> r(jnp.ones((3, 4))).shape
     (3, 2)
+    >>> r = Readout(4, 2, mask=[[1, 1], [1, 1], [0, 0], [0, 0]], positive=True)
+    >>> W = r.effective_params({"W": r.W.value})["W"]
+    >>> bool((W[2:] == 0).all() and (W >= 0).all())
+    True
     """
 
-    def __init__(self, num_rec: int, num_out: int, *, w_init="xavier_uniform", bias: bool = True):
+    def __init__(self, num_rec: int, num_out: int, *, w_init="xavier_uniform", bias: bool = True,
+                 mask=None, positive: bool = False):
         super().__init__()
         check_positive("num_out", num_out, integer=True, fix="Pass the task's output width, e.g. task.num_out.")
         self.num_rec, self.num_out = int(num_rec), int(num_out)
-        self.W = brainstate.ParamState(initialize(make_initializer(w_init, argument="readout_init"),
-                                                  (self.num_rec, self.num_out)))
+        self.mask = None if mask is None else check_mask("readout_mask", mask, (self.num_rec, self.num_out))
+        self.positive = check_bool("positive_readout", positive)
+        w = initialize(make_initializer(w_init, argument="readout_init"), (self.num_rec, self.num_out))
+        transform = WeightTransform((self.num_rec, self.num_out), mask=self.mask, sign=1 if self.positive else None)
+        self._transform = None if transform.identity else transform
+        if self._transform is not None:
+            w = jnp.abs(w) if self.positive else w
+            w = w if self.mask is None else jnp.where(self.mask, w, 0.0)
+        self.W = brainstate.ParamState(w)
         self.b = brainstate.ParamState(jnp.zeros(self.num_out)) if bias else None
 
-    @staticmethod
-    def apply(params, h):
+    def effective_params(self, params):
+        """The readout weights the network uses (``{"W", "b"}``, masked and signed)."""
+        if self._transform is None:
+            return dict(params)
+        return {**params, "W": self._transform(params["W"])}
+
+    def trainable_masks(self):
+        """Absent readout connections are frozen at 0."""
+        return {} if self.mask is None else {"W": self.mask}
+
+    def apply(self, params, h):
         """The readout as a pure function of its parameters ``{"W", "b"}``."""
-        y = h @ params["W"]
+        W = params["W"] if self._transform is None else self._transform(params["W"])
+        y = h @ W
         return y + params["b"] if "b" in params else y
 
     def update(self, h):
@@ -63,11 +108,30 @@ class RNN(brainstate.nn.Module):
         Output width (number of classes for classification tasks).
     readout_init : str or callable
         Initialiser of the readout matrix.
+    readout_mask : array of 0/1, shape ``(num_rec, num_out)``, optional
+        Which units of the last layer the readout may use, per output.
+    readout_from : {"all", "excitatory"}
+        ``"excitatory"``: read out from the excitatory units of the last layer only (it needs
+        Dale's law there; Song, Yang & Wang 2016).
+    positive_readout : bool
+        Non-negative readout weights (PsychRNN's readout under Dale's law).
+    freeze : str, sequence of str or dict, optional
+        Parameters kept at their initial value during training: names, or ``{name: True or
+        mask}`` where a mask (the parameter's shape) marks frozen entries with 1. A name is a
+        dotted path (``"layers.0.W_rec"``, ``"readout.W"``), a cell parameter's name (``"W_in"``:
+        that parameter of every layer) or ``"readout"``. Frozen entries stay bit-identical.
 
     Attributes
     ----------
     layers : list of Cell
     readout : Readout
+
+    Raises
+    ------
+    ConfigError
+        ``readout_from="excitatory"`` without Dale's law in the last layer; an unknown name
+        in ``freeze``, a freeze mask with every entry frozen (pass ``True`` for a whole
+        matrix) or a ``freeze`` that leaves nothing to train.
 
     Examples
     --------
@@ -77,9 +141,17 @@ class RNN(brainstate.nn.Module):
     >>> outputs, hidden = model.run(jnp.zeros((60, 8, 3)))   # (T, B, num_in)
     >>> outputs.shape, hidden.shape
     ((60, 8, 3), (60, 8, 32))
+
+    An E/I network read out from its excitatory units, with its input weights frozen:
+
+    >>> ei = RNN(LeakyRNNCell(3, 10, dale=0.8), num_out=2, readout_from="excitatory", freeze=["W_in"])
+    >>> W = ei.effective_weights()["readout.W"]
+    >>> bool((W[8:] == 0).all()), ei.trainable_masks()[("layers", 0, "W_in")]
+    (True, False)
     """
 
-    def __init__(self, cells: Cell | Sequence[Cell], num_out: int, *, readout_init="xavier_uniform"):
+    def __init__(self, cells: Cell | Sequence[Cell], num_out: int, *, readout_init="xavier_uniform",
+                 readout_mask=None, readout_from: str = "all", positive_readout: bool = False, freeze=None):
         super().__init__()
         cells = [cells] if isinstance(cells, Cell) else list(cells)
         if not cells:
@@ -93,8 +165,24 @@ class RNN(brainstate.nn.Module):
                     f"{cells[i - 1].num_rec}; a stacked layer takes the previous layer's units as input."
                 )
         self.layers = cells
-        self.readout = Readout(cells[-1].num_rec, num_out, w_init=readout_init)
+        self.readout_from = check_choice("readout_from", readout_from, ("all", "excitatory"),
+                                         fix="'excitatory' reads out from the excitatory units only.")
+        user_mask = None if readout_mask is None else check_mask("readout_mask", readout_mask,
+                                                                 (cells[-1].num_rec, num_out))
+        mask = user_mask
+        if self.readout_from == "excitatory":
+            types = getattr(cells[-1], "unit_types", None)
+            if types is None:
+                raise ConfigError(f"readout_from='excitatory' needs Dale's law in the last layer (a "
+                                  f"{cells[-1].kind!r} cell without unit types was given); build it with "
+                                  f"dale=0.8 (leaky or vanilla cells) or use readout_from='all'.")
+            exc = np.broadcast_to((np.asarray(types) == EXCITATORY)[:, None], (cells[-1].num_rec, num_out))
+            mask = exc.copy() if mask is None else (mask & exc)
+        self._readout_mask_given = user_mask
+        self.readout = Readout(cells[-1].num_rec, num_out, w_init=readout_init, mask=mask,
+                               positive=positive_readout)
         self._readout_init = readout_init if isinstance(readout_init, str) else "<custom>"
+        self._freeze = self._resolve_freeze(freeze)
 
     # --- sizes -----------------------------------------------------------------------------
     @property
@@ -116,9 +204,94 @@ class RNN(brainstate.nn.Module):
         return sum(c.state_size for c in self.layers)
 
     def config(self) -> dict[str, Any]:
-        """JSON-serialisable description that :func:`neurotrain.models.build_model` rebuilds."""
-        return {"cell": self.layers[0].kind, "layers": [dict(c.config(), kind=c.kind) for c in self.layers],
-                "num_out": self.num_out, "readout_init": self._readout_init}
+        """JSON-serialisable description that :func:`neurotrain.models.model_from_config` rebuilds
+        (masks and unit types included, bit-packed; see :func:`~neurotrain.models.encode_mask`)."""
+        cfg = {"cell": self.layers[0].kind, "layers": [dict(c.config(), kind=c.kind) for c in self.layers],
+               "num_out": self.num_out, "readout_init": self._readout_init}
+        if self._readout_mask_given is not None:
+            cfg["readout_mask"] = encode_mask(self._readout_mask_given)
+        if self.readout_from != "all":
+            cfg["readout_from"] = self.readout_from
+        if self.readout.positive:
+            cfg["positive_readout"] = True
+        if self._freeze:
+            cfg["freeze"] = {".".join(map(str, k)): (True if v is True else encode_mask(v))
+                             for k, v in self._freeze.items()}
+        return cfg
+
+    # --- constraints -----------------------------------------------------------------------
+    def _param_paths(self) -> dict[str, tuple]:
+        return {".".join(map(str, k)): k for k in self.states(brainstate.ParamState)}
+
+    def _resolve_freeze(self, freeze) -> dict[tuple, Any]:
+        """``freeze`` as ``{path: True or bool mask (True = frozen)}``, checked."""
+        if freeze is None:
+            return {}
+        if isinstance(freeze, str):
+            freeze = [freeze]
+        items = freeze.items() if isinstance(freeze, Mapping) else ((name, True) for name in freeze)
+        paths = self._param_paths()
+        shapes = {k: tuple(np.shape(s.value)) for k, s in self.states(brainstate.ParamState).items()}
+        out: dict[tuple, Any] = {}
+        for name, value in items:
+            name = str(name)
+            hit = [p for d, p in paths.items() if d == name or d.startswith(name + ".")
+                   or (p[0] == "layers" and str(p[-1]) == name)]
+            if not hit:
+                raise ConfigError(f"freeze names {name!r}, which is no parameter of this model; its parameters "
+                                  f"are {', '.join(paths)} (a cell parameter's name, e.g. 'W_in', freezes it in "
+                                  f"every layer; 'readout' freezes the readout).")
+            for p in hit:
+                dotted = ".".join(map(str, p))
+                if isinstance(value, (bool, np.bool_)):
+                    if value:
+                        out[p] = True
+                    continue
+                m = check_mask(f"freeze[{name!r}]", decode_mask(value), shapes[p], what="freeze mask (1 = frozen)")
+                if m.all():
+                    raise ConfigError(f"freeze[{name!r}] marks every entry of {dotted} as frozen (1 = frozen). "
+                                      f"To freeze the whole matrix pass True; if you meant the connections to "
+                                      f"keep training, invert the mask (1 marks a frozen entry).")
+                if m.any():
+                    out[p] = m
+        trainable = self._combined_masks(out)
+        if all((m is False) or (m is not True and not np.asarray(m).any()) for m in
+               (trainable.get(p, True) for p in paths.values())):
+            raise ConfigError(f"freeze={short_repr(freeze)} freezes every parameter of the model, so there is "
+                              f"nothing left to train; freeze fewer (e.g. freeze=['W_in']) or do not train.")
+        return out
+
+    def _combined_masks(self, freeze: Mapping[tuple, Any]) -> dict[tuple, Any]:
+        out = {}
+        for i, cell in enumerate(self.layers):
+            for name, m in getattr(cell, "trainable_masks", dict)().items():
+                out[("layers", i, *name.split("."))] = m
+        for name, m in getattr(self.readout, "trainable_masks", dict)().items():
+            out[("readout", *name.split("."))] = m
+        for path, frozen in freeze.items():
+            base = out.get(path, True)
+            if frozen is True or base is False:
+                out[path] = False
+            else:
+                out[path] = ~frozen if base is True else (np.asarray(base, bool) & ~frozen)
+        return out
+
+    def effective_weights(self) -> dict[str, np.ndarray]:
+        """The weights the network uses now, ``{dotted path: array}`` (masked and signed where
+        constrained; the parameters themselves otherwise)."""
+        fwd = self.forward()
+        return {".".join(map(str, k)): np.asarray(v) for k, v in fwd.effective_params(fwd.params()).items()}
+
+    def constraint_arrays(self) -> dict[str, np.ndarray]:
+        """The constants of the constraints by dotted name: ``layers.<i>.unit_types`` (+1 E,
+        -1 I), ``layers.<i>.W_rec_mask`` ... (0/1), ``layers.<i>.tau`` (per-unit time
+        constants), ``readout.W_mask``; empty for an unconstrained model."""
+        out = {}
+        for i, cell in enumerate(self.layers):
+            out.update({f"layers.{i}.{k}": v for k, v in cell.constraint_arrays().items()})
+        if self.readout.mask is not None:
+            out["readout.W_mask"] = self.readout.mask.astype(np.int8)
+        return out
 
     # --- dynamics --------------------------------------------------------------------------
     def forward(self):
@@ -144,15 +317,10 @@ class RNN(brainstate.nn.Module):
 
         Training zeroes their gradient where the mask is 0 and keeps those entries
         bit-identical. Cells (and the readout) declare theirs with a ``trainable_masks()``
-        method returning ``{own parameter name: mask}``; parameters not listed are trained.
+        method returning ``{own parameter name: mask}`` (absent connections); ``freeze``
+        adds the frozen parameters and entries. Parameters not listed are trained.
         """
-        out = {}
-        for i, cell in enumerate(self.layers):
-            for name, m in getattr(cell, "trainable_masks", dict)().items():
-                out[("layers", i, *name.split("."))] = m
-        for name, m in getattr(self.readout, "trainable_masks", dict)().items():
-            out[("readout", *name.split("."))] = m
-        return out
+        return self._combined_masks(self._freeze)
 
     def recurrent(self, *, dt: float | None = None) -> brainstate.nn.Module:
         """The cells without the readout, as a module whose ``update(x)`` advances every layer

@@ -24,7 +24,7 @@ from .._errors import ShapeError
 from ._cells import LeakyRNNCell
 from ._forward import forward
 
-__all__ = ["StepFunction", "step_function"]
+__all__ = ["StepFunction", "step_function", "unit_alpha"]
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -39,7 +39,9 @@ class StepFunction:
         Widths of the full state, the input and the readout.
     alpha : ndarray ``(state_size,)`` or None
         ``dt / tau`` of every state unit when every layer is a leaky (continuous-time) cell,
-        else ``None``. The continuous-time Jacobian is ``(J - I) / alpha`` (rows scaled).
+        else ``None`` (per-unit time constants give one value per unit; trained ones their
+        values when the step function was made, see :func:`unit_alpha`). The
+        continuous-time Jacobian is ``(J - I) / alpha`` (rows scaled).
     state_layout : list of (str, int, int)
         ``(name, start, stop)`` of each state block, e.g. ``("layers.1.c", 64, 96)``.
     hidden_index : ndarray of int
@@ -76,6 +78,25 @@ class StepFunction:
     def residual(self, params, h, u):
         """``F(h, u) - h``."""
         return self._step(params, h, u) - h
+
+
+def unit_alpha(model) -> np.ndarray | None:
+    """``dt / tau`` of every state unit, ``(state_size,)``, when every layer is a leaky cell
+    (per-unit and trained time constants at their current values); else ``None``.
+
+    Examples
+    --------
+    >>> import neurotrain as nt
+    >>> cell = nt.models.LeakyRNNCell(1, 4, dale=0.5, tau={"E": 100.0, "I": 50.0}, dt=20.0)
+    >>> unit_alpha(nt.models.RNN(cell, num_out=1)).tolist()
+    [0.2, 0.2, 0.4, 0.4]
+    """
+    alphas = []
+    for cell in getattr(model, "layers", ()):
+        if not isinstance(cell, LeakyRNNCell):
+            return None
+        alphas.append(np.broadcast_to(np.asarray(cell.alpha, np.float64), (cell.state_size,)))
+    return np.concatenate(alphas) if alphas else None
 
 
 def step_function(model) -> StepFunction:
@@ -145,20 +166,15 @@ def step_function(model) -> StepFunction:
             digest.update(a.tobytes())
 
     layout, hid_idx, i = [], [], 0
-    alphas, leaky = [], True
     for li, cell in enumerate(layers):
         for name in cell.state_names:
             layout.append((f"layers.{li}.{name}", i, i + cell.num_rec))
             if name == "h":
                 hid_idx.extend(range(i, i + cell.num_rec))
             i += cell.num_rec
-        if isinstance(cell, LeakyRNNCell):
-            alphas.append(np.full(cell.state_size, cell.alpha))
-        else:
-            leaky = False
     if i != S:
         raise ShapeError(f"the layers' states add up to {i} entries but model.state_size is {S}.")
-    alpha = np.concatenate(alphas) if leaky else None
+    alpha = unit_alpha(model)
     return StepFunction(params=params, state_size=S, num_in=n_in, num_out=int(model.num_out),
                         alpha=alpha, state_layout=layout, hidden_index=np.asarray(hid_idx, dtype=int),
                         dtype=dtype, fingerprint=digest.hexdigest(), _step=step, _readout=readout)

@@ -11,9 +11,11 @@ The library never prints: messages arising while a function works are passed to 
 
 from ._analyze import ANALYSIS_MODES, PSYCHOMETRIC_FUNCTIONS, AnalyzeRunResult, analyze_run
 from ._directory import (
+    RunSnapshot,
     build_run,
     default_run_dir,
     load_run,
+    read_run,
     run_config,
     run_summary,
     save_figures,
@@ -24,12 +26,20 @@ from ._evaluate import EvaluateRunResult, evaluate_run
 from ._export import ExportRunResult, export_run
 from ._notes import Notes
 from ._options import FROM_RECIPE, RECIPE_OPTIONS, RUN_DEFAULTS, OptionKind, RunOptions
-from ._train import TRAIN_STATUSES, ResumeError, RunPlan, TrainRunResult, plan_run, train_run
+from ._train import (
+    TRAIN_STATUSES,
+    ResumeError,
+    RunInterrupted,
+    RunPlan,
+    TrainRunResult,
+    plan_run,
+    train_run,
+)
 
 __all__ = [
     "train_run", "plan_run", "evaluate_run", "analyze_run", "export_run",
     "TrainRunResult", "RunPlan", "EvaluateRunResult", "AnalyzeRunResult", "ExportRunResult",
-    "RunOptions", "OptionKind", "RUN_DEFAULTS", "ResumeError", "TRAIN_STATUSES", "Notes",
-    "save_run", "load_run", "build_run", "save_figures", "run_config", "run_summary", "default_run_dir",
-    "ANALYSIS_MODES", "PSYCHOMETRIC_FUNCTIONS", "FROM_RECIPE", "RECIPE_OPTIONS", "saved_weights",
+    "RunOptions", "OptionKind", "RUN_DEFAULTS", "ResumeError", "RunInterrupted", "TRAIN_STATUSES", "Notes",
+    "save_run", "load_run", "read_run", "RunSnapshot", "build_run", "save_figures", "run_config", "run_summary",
+    "default_run_dir", "ANALYSIS_MODES", "PSYCHOMETRIC_FUNCTIONS", "FROM_RECIPE", "RECIPE_OPTIONS", "saved_weights",
 ]

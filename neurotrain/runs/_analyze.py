@@ -18,22 +18,24 @@ rate (Wichmann & Hill 2001).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
 
 from .. import analysis as an
 from .. import plot
-from .._errors import ConfigError
-from .._validate import check_bool, check_choice, check_int, check_number, check_seed
+from .._errors import ConfigError, RunDirectoryError
+from .._validate import check_bool, check_choice, check_int, check_number, check_seed, derive_seed
 from ..io import FIGURE_FORMATS, RunLayout, jsonable, library_versions, save_figure, write_json
-from ._directory import load_run
+from ._directory import read_run, run_seed
 from ._notes import Notes, NotesCallback
 from ._report import PROG
+from ._rundir import io_error_text, reading
 
 __all__ = ["analyze_run", "AnalyzeRunResult", "ANALYSIS_MODES", "PSYCHOMETRIC_FUNCTIONS"]
 
@@ -50,7 +52,8 @@ class AnalyzeRunResult:
     run_dir : str
     task
     summary : dict
-        The content of ``analysis.json`` (``summary_file``).
+        The content of ``analysis.json`` (``summary_file``); its ``source`` names the
+        checkpoint analysed and its step.
     evaluation : neurotrain.analysis.Evaluation
         The recorded trials (behaviour, activity).
     fixed_points : neurotrain.analysis.FixedPoints
@@ -62,8 +65,9 @@ class AnalyzeRunResult:
         their input vectors, shape ``(len(input_names), num_in)``.
     seed : int
     files, figures : tuple of str
-        The result files in ``analysis/`` and the figures written.
-    summary_file : str
+        The result files in ``analysis/`` and the figures written (empty before the write).
+    summary_file : str or None
+        ``analysis.json``, once written (``None`` with ``save=False`` or before the write).
     notes : tuple of str
     """
 
@@ -79,8 +83,9 @@ class AnalyzeRunResult:
     seed: int
     files: tuple[str, ...]
     figures: tuple[str, ...]
-    summary_file: str
+    summary_file: str | None
     notes: tuple[str, ...] = ()
+    _results: tuple = dataclasses.field(default=(), repr=False, compare=False)   # (object, path) to save
 
     @property
     def layout(self) -> RunLayout:
@@ -88,8 +93,8 @@ class AnalyzeRunResult:
         return RunLayout(self.run_dir)
 
     def report(self) -> str:
-        """The text ``neurotrain analyze`` prints: score, psychometric fit, fixed points per input."""
-        layout = self.layout
+        """The text ``neurotrain analyze`` prints: score, psychometric fit, fixed points per input,
+        and (once written) the files."""
         task, ev, fps, psy = self.task, self.evaluation, self.fixed_points, self.psychometric
         lines = [f"{PROG}: analysed {self.run_dir} ({task.name})"]
         scores = ev.scores
@@ -109,26 +114,38 @@ class AnalyzeRunResult:
             c = {s_: int(np.sum(fps.stability[sel] == s_)) for s_ in counts}
             desc = ", ".join(f"{v} {s_}" for s_, v in c.items() if v) or "none"
             lines.append(f"    {name:<20} {np.asarray(self.inputs[k]).round(3).tolist()}: {desc}")
-        lines.append(f"  wrote {layout.analysis_file}, {len(self.files)} files in {layout.analysis_dir}, "
-                     f"{len(self.figures)} figures in {layout.figures_dir}")
+        source = self.summary.get("source") or {}
+        if source.get("checkpoint"):
+            lines.append(f"  weights      step {source.get('step')} ({source['checkpoint']})")
+        if self.summary_file is not None:
+            lines.append(self.files_line())
         return "\n".join(lines)
+
+    def files_line(self) -> str:
+        """The last line of :meth:`report`: what was written where."""
+        layout = self.layout
+        return (f"  wrote {layout.analysis_file}, {len(self.files)} files in {layout.analysis_dir}, "
+                f"{len(self.figures)} figures in {layout.figures_dir}")
 
 
 def analyze_run(run_dir: str | os.PathLike, *, trials: int = 512, candidates: int = 512, mode: str = "exact",
                 q_tol: float = 1e-6, noise_scale: float = 0.02, seed: int | None = None,
                 formats: str | Iterable[str] = ("png",), figures: bool = True, function: str = "logistic",
-                noise: bool = False, notes: NotesCallback | None = None) -> AnalyzeRunResult:
+                noise: bool = False, notes: NotesCallback | None = None, save: bool = True,
+                before_write: Callable[[AnalyzeRunResult], object] | None = None) -> AnalyzeRunResult:
     """Behaviour, fixed points, PCA and figures of a saved run: ``neurotrain analyze``.
 
     One set of recorded trials serves everything: the behaviour scores, the psychometric fit,
     the task periods' inputs, the trajectories, the PCA and the fixed-point candidates. The
     earlier analysis of the run (``analysis.json``, ``analysis/`` and its figures) is replaced
-    only once this one has been computed.
+    only once this one has been computed; if writing fails, the files this call wrote are
+    removed again and ``analysis.json`` is absent (the analysis is then incomplete on disk, and
+    says so). The run is read as a snapshot (:func:`neurotrain.runs.read_run`).
 
     Parameters
     ----------
     run_dir : str or PathLike
-        A run directory (its newest readable checkpoint is loaded).
+        A run directory (its saved weights are loaded: see :func:`~neurotrain.runs.saved_weights`).
     trials : int
         Trials for the behaviour scores and the recorded activity.
     candidates : int
@@ -140,7 +157,8 @@ def analyze_run(run_dir: str | os.PathLike, *, trials: int = 512, candidates: in
     noise_scale : float
         Standard deviation of the noise added to the candidates.
     seed : int, optional
-        Seed of the trials and the candidates (default: the run's seed + 2).
+        Seed of the trials and the candidates, from 0 to 2**31 - 1 (default: the run's seed + 2,
+        see :func:`neurotrain._validate.derive_seed`).
     formats : str or iterable of str
         Figure formats among ``png``, ``pdf``, ``svg``.
     figures : bool
@@ -151,11 +169,22 @@ def analyze_run(run_dir: str | os.PathLike, *, trials: int = 512, candidates: in
         Score the behaviour with the network's noise on, as in training (default: the
         deterministic network whose fixed points are analysed).
     notes : callable, optional
-        Receives each note (e.g. a damaged newest checkpoint that was skipped).
+        Receives each note (e.g. a damaged newest checkpoint that was skipped, and the one used).
+    save : bool
+        Write ``analysis.json``, the results and the figures (``False``: only compute).
+    before_write : callable, optional
+        Called with the computed result before anything is written (the command line prints
+        the report there, so that a failing write never costs it).
 
     Returns
     -------
     AnalyzeRunResult
+
+    Raises
+    ------
+    RunDirectoryError
+        A file cannot be written (the result was passed to ``before_write``), or a symbolic
+        link inside the run directory.
 
     Examples
     --------
@@ -185,14 +214,29 @@ def analyze_run(run_dir: str | os.PathLike, *, trials: int = 512, candidates: in
     figures = check_bool("figures", figures)
     function = check_choice("function", function, PSYCHOMETRIC_FUNCTIONS)
     noise = check_bool("noise", noise)
+    save = check_bool("save", save)
 
     note = Notes(notes)
-    layout = RunLayout(run_dir)
-    with note.warnings():
-        model, task, config = load_run(layout.root)
-    if seed is None:
-        seed = int(config.get("seed", 0) or 0) + 2
-    summary: dict = {"task": task.name, "run_dir": layout.root, "seed": seed,
+    with reading(run_dir) as layout:
+        snap = read_run(layout.root)
+        for message in snap.fallback_messages():
+            note(f"warning: {message}")
+        if seed is None:
+            seed = derive_seed(run_seed(snap.config, layout.config_file), 2)
+        result = _analyze(snap, layout, note, trials=trials, candidates=candidates, mode=mode, q_tol=q_tol,
+                          noise_scale=noise_scale, seed=seed, function=function, noise=noise)
+        if before_write is not None:
+            before_write(result)
+        if not save:
+            return result
+        return _write(result, layout, formats=formats, figures=figures)
+
+
+def _analyze(snap, layout: RunLayout, note: Notes, *, trials, candidates, mode, q_tol, noise_scale, seed,
+             function, noise) -> AnalyzeRunResult:
+    """Everything ``analyze`` computes, without writing anything."""
+    model, task = snap.model, snap.task
+    summary: dict = {"task": task.name, "run_dir": layout.root, "seed": seed, "source": snap.source(),
                      "created": datetime.datetime.now().isoformat(timespec="seconds"),
                      "versions": library_versions()}
     results: list[tuple[object, str]] = []   # saved only once everything has been computed
@@ -231,31 +275,57 @@ def analyze_run(run_dir: str | os.PathLike, *, trials: int = 512, candidates: in
     summary["fixed_points"] = fps.summary()
     summary["pca"] = {"space": "hidden", "explained_variance_ratio": pcs.explained_variance_ratio.tolist()}
 
-    # --- writing: the earlier analysis is replaced only now that this one has succeeded ---
-    for path in layout.analysis_outputs(figures=figures):
-        os.remove(path)
-    files: list[str] = []
-    for obj, path in results:
-        files += an.save_result(obj, path)
-    drawn: list[str] = []
-    if figures:
-        makers = []
-        if fps.num_points:
-            makers.append(("fixed_points_2d", lambda: plot.fixed_points(fps, pca=pcs, trajectories=hidden)))
-            if k >= 3:
-                makers.append(("fixed_points_3d", lambda: plot.fixed_points(fps, pca=pcs, trajectories=hidden,
-                                                                            dims=3)))
-            makers.append(("eigenvalues", lambda: plot.eigenvalue_spectrum(fps)))
-            if fps.stability_ct is not None:
-                makers.append(("eigenvalues_ct", lambda: plot.eigenvalue_spectrum(fps, continuous=True)))
-        makers.append(("activity_heatmap", lambda: plot.activity_heatmap(evaluation, trial=0, dt=task.dt)))
-        if psy is not None:
-            makers.append(("psychometric", lambda: plot.psychometric_curve(psy)))
-        for name, make in makers:
-            drawn += save_figure(make(), os.path.join(layout.figures_dir, name), formats, close=True)
-    summary["figures"] = [os.path.relpath(f, layout.root) for f in drawn]
-    summary["files"] = [os.path.relpath(f, layout.root) for f in files]
-    summary = jsonable(summary)
-    write_json(layout.analysis_file, summary)
     return AnalyzeRunResult(layout.root, task, summary, evaluation, fps, pcs, psy, tuple(names), inputs, seed,
-                            tuple(files), tuple(drawn), layout.analysis_file, tuple(note.items))
+                            (), (), None, tuple(note.items), tuple(results))
+
+
+def _write(result: AnalyzeRunResult, layout: RunLayout, *, formats, figures: bool) -> AnalyzeRunResult:
+    """Write the analysis: the results and figures first, then ``analysis.json`` (the index)."""
+    fps, pcs, psy = result.fixed_points, result.pca, result.psychometric
+    evaluation, task = result.evaluation, result.task
+    hidden = evaluation.activity
+    k = min(3, hidden.shape[-1])
+    old = layout.analysis_outputs(figures=figures)
+    written: list[str] = []        # every file this call may have written, for the clean-up
+    files: list[str] = []
+    drawn: list[str] = []
+    try:
+        if os.path.lexists(layout.analysis_file):   # the index goes first: a half-written analysis has none
+            os.remove(layout.analysis_file)
+        for obj, path in result._results:
+            written += [path + ".json", path + ".npz"]
+            files += an.save_result(obj, path)
+        if figures:
+            makers = []
+            if fps.num_points:
+                makers.append(("fixed_points_2d", lambda: plot.fixed_points(fps, pca=pcs, trajectories=hidden)))
+                if k >= 3:
+                    makers.append(("fixed_points_3d", lambda: plot.fixed_points(fps, pca=pcs, trajectories=hidden,
+                                                                                dims=3)))
+                makers.append(("eigenvalues", lambda: plot.eigenvalue_spectrum(fps)))
+                if fps.stability_ct is not None:
+                    makers.append(("eigenvalues_ct", lambda: plot.eigenvalue_spectrum(fps, continuous=True)))
+            makers.append(("activity_heatmap", lambda: plot.activity_heatmap(evaluation, trial=0, dt=task.dt)))
+            if psy is not None:
+                makers.append(("psychometric", lambda: plot.psychometric_curve(psy)))
+            for name, make in makers:
+                base = os.path.join(layout.figures_dir, name)
+                written += [f"{base}.{f}" for f in formats]
+                drawn += save_figure(make(), base, formats, close=True)
+        for path in set(old) - set(files) - set(drawn):   # the earlier analysis's other files
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path)
+        summary = dict(result.summary)
+        summary["figures"] = [os.path.relpath(f, layout.root) for f in drawn]
+        summary["files"] = [os.path.relpath(f, layout.root) for f in files]
+        summary = jsonable(summary)
+        write_json(layout.analysis_file, summary)
+    except OSError as e:
+        for path in written:
+            with contextlib.suppress(OSError):
+                os.remove(path)
+        raise RunDirectoryError(
+            f"cannot write the analysis of {layout.root}: {io_error_text(e)}. It was computed but not saved: "
+            f"the files this analysis wrote were removed again and {layout.ANALYSIS_FILE} is absent.") from None
+    return dataclasses.replace(result, summary=summary, files=tuple(files), figures=tuple(drawn),
+                               summary_file=layout.analysis_file)

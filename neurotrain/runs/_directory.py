@@ -9,32 +9,38 @@ format is :mod:`neurotrain.io`'s.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 import os
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from .. import plot
-from .._errors import CheckpointError, NeurotrainError
+from .._errors import CheckpointError, ConfigError, NeurotrainError
+from .._validate import check_seed
 from ..io import (
     FORMAT_VERSION,
     RunLayout,
+    find_checkpoint,
     jsonable,
     library_versions,
     load_checkpoint,
+    read_checkpoint,
     read_json,
-    run_checkpoint,
     save_checkpoint,
     save_figure,
+    skip_messages,
     write_json,
 )
 from ..models import model_from_config
 from ..tasks import task_from_config
+from ._rundir import reading
 
 __all__ = ["run_config", "run_summary", "save_run", "load_run", "build_run", "save_figures",
-           "default_run_dir", "saved_weights"]
+           "default_run_dir", "saved_weights", "read_run", "RunSnapshot", "run_seed"]
 
 #: figures are drawn at this resolution
 FIGURE_DPI = 110
@@ -267,24 +273,16 @@ def save_figures(run_dir: str | os.PathLike, *, task, result=None, evaluation=No
     return paths
 
 
-def saved_weights(run_dir: str | os.PathLike, weights: str = "saved") -> str:
-    """The checkpoint file of a run's weights.
-
-    ``weights="saved"`` (default): the weights the run saved as its result, i.e.
-    ``checkpoints/best.msgpack`` when training ended by restoring its best held-out weights
-    (``summary.json`` says ``"weights": "best"``), else the newest readable checkpoint.
-    ``"last"``: the newest readable checkpoint (the last step reached; where a resumed run
-    continues from). ``"best"``: ``checkpoints/best.msgpack``.
-
-    Raises
-    ------
-    CheckpointError
-        No such checkpoint.
-    """
+def _check_weights(weights) -> str:
     if weights not in ("saved", "last", "best"):
         raise CheckpointError(f"weights={weights!r} is not a choice; use 'saved' (the run's result), 'last' "
                               f"(the newest checkpoint) or 'best' (the best held-out weights).")
-    layout = RunLayout(run_dir)
+    return weights
+
+
+def _best_file(layout: RunLayout, weights: str) -> str | None:
+    """``checkpoints/best.msgpack`` when ``weights`` asks for it (``"best"``, or ``"saved"`` of a
+    run whose ``summary.json`` says it restored its best held-out weights), else ``None``."""
     best = layout.best_checkpoint
     if weights == "best":
         if not os.path.exists(best):
@@ -299,7 +297,145 @@ def saved_weights(run_dir: str | os.PathLike, weights: str = "saved") -> str:
             summary = {}
         if isinstance(summary, dict) and summary.get("weights") == "best":
             return best
-    return run_checkpoint(layout.root)
+    return None
+
+
+def saved_weights(run_dir: str | os.PathLike, weights: str = "saved") -> str:
+    """The checkpoint file of a run's weights.
+
+    ``weights="saved"`` (default): the weights the run saved as its result, i.e.
+    ``checkpoints/best.msgpack`` when training ended by restoring its best held-out weights
+    (``summary.json`` says ``"weights": "best"``), else the newest usable checkpoint.
+    ``"last"``: the newest usable checkpoint (the last step reached; where a resumed run
+    continues from). ``"best"``: ``checkpoints/best.msgpack``.
+
+    Raises
+    ------
+    CheckpointError
+        No such checkpoint.
+    """
+    layout = RunLayout(run_dir)
+    best = _best_file(layout, _check_weights(weights))
+    if best is not None:
+        return best
+    found = find_checkpoint(layout.root)
+    if found is not None:
+        return found.path
+    if os.path.exists(layout.legacy_checkpoint_file):
+        return layout.legacy_checkpoint_file
+    raise CheckpointError(f"{layout.root} holds no checkpoint: {layout.checkpoints_dir} does not exist or is "
+                          f"empty (was training stopped before the first checkpoint was written?).")
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSnapshot:
+    """A run directory read as one consistent picture (what :func:`read_run` returns).
+
+    ``config`` is ``config.json`` as it was read, and ``model`` holds the weights of the newest
+    usable checkpoint, read once and verified (its checksum, and the step in its content
+    against its name). Training may go on meanwhile: the snapshot does not change.
+
+    Attributes
+    ----------
+    run_dir : str
+    model, task
+    config : dict
+    checkpoint : str
+        The checkpoint file the weights come from; ``step`` its step (``None`` if it records none).
+    skipped : tuple of (str, str)
+        Newer checkpoint files that could not be used, with the reason of each.
+    """
+
+    run_dir: str
+    model: Any
+    task: Any
+    config: dict
+    checkpoint: str
+    step: int | None
+    skipped: tuple[tuple[str, str], ...] = ()
+
+    def fallback_messages(self) -> list[str]:
+        """One sentence per skipped newer checkpoint: which file, why, and the checkpoint used
+        (``[]`` when the newest was used)."""
+        return skip_messages(self.skipped, self.checkpoint, self.step)
+
+    @property
+    def checkpoint_name(self) -> str:
+        """The checkpoint's path relative to the run directory (e.g. ``checkpoints/step-00000500.msgpack``)."""
+        return os.path.relpath(self.checkpoint, self.run_dir).replace(os.sep, "/")
+
+    def source(self) -> dict[str, Any]:
+        """``{"checkpoint": <relative path>, "step": N}``: what ``evaluation.json`` and
+        ``analysis.json`` record of the weights they scored."""
+        return {"checkpoint": self.checkpoint_name, "step": self.step}
+
+
+def run_seed(config: Mapping[str, Any], where: str = "config.json") -> int:
+    """The seed recorded in a run's ``config.json`` (0 if none), checked like every seed."""
+    value = config.get("seed", 0)
+    try:
+        return check_seed(f"the seed in {where}", 0 if value is None else value)
+    except ConfigError as e:
+        raise CheckpointError(f"{e} The file was edited or is damaged; restore it.") from None
+
+
+def read_run(run_dir: str | os.PathLike, weights: str = "saved") -> RunSnapshot:
+    """Read a run directory as a consistent snapshot: its config and its saved weights.
+
+    The readers' lock is held while reading, so the run is not replaced by a new one meanwhile
+    (training into it may go on: checkpoints are written atomically and the chosen one is read
+    once, in full). Damaged or misnamed newer checkpoints are skipped and listed in the
+    snapshot's ``skipped`` (:meth:`RunSnapshot.fallback_messages` says which and why). A symbolic link among
+    the run directory's files or folders is refused.
+
+    ``weights`` chooses the checkpoint (see :func:`saved_weights`): ``"saved"`` (default) the
+    run's result, i.e. ``checkpoints/best.msgpack`` when training restored its best held-out
+    weights, else the newest usable checkpoint; ``"last"`` the newest usable checkpoint;
+    ``"best"`` the best held-out weights.
+
+    Raises
+    ------
+    CheckpointError
+        The directory, ``config.json`` or every checkpoint is missing or damaged, or the
+        checkpoint does not fit the model of ``config.json``.
+    RunDirectoryError
+        A link inside the run directory; a run being swapped for a new one for too long.
+
+    Examples
+    --------
+    >>> import tempfile, neurotrain as nt
+    >>> task = nt.tasks.Integrator()
+    >>> run = save_run(tempfile.mkdtemp(), model=nt.models.build_model("vanilla", num_rec=4, task=task),
+    ...                task=task, figures=False)
+    >>> snap = read_run(run)
+    >>> snap.source(), snap.fallback_messages()
+    ({'checkpoint': 'checkpoints/step-00000000.msgpack', 'step': 0}, [])
+    """
+    _check_weights(weights)
+    with reading(run_dir) as layout:
+        model, task, config = build_run(layout.root)
+        best, best_skipped = _best_file(layout, weights), ()
+        if best is not None and weights == "saved":   # a damaged best.msgpack: the newest checkpoint, said
+            try:
+                best_data = read_checkpoint(best)
+            except CheckpointError as e:
+                best, best_skipped = None, ((best, str(e)),)
+        elif best is not None:
+            best_data = read_checkpoint(best)
+        found = None if best is not None else find_checkpoint(layout.root)
+        if best is not None:
+            path, data, skipped = best, best_data, ()
+        elif found is not None:
+            path, data, skipped = found.path, found.data, (*best_skipped, *found.skipped)
+        elif os.path.exists(layout.legacy_checkpoint_file):
+            path, skipped = layout.legacy_checkpoint_file, ()
+            data = read_checkpoint(path)
+        else:
+            raise CheckpointError(
+                f"{layout.root} holds no checkpoint: {layout.checkpoints_dir} does not exist or "
+                f"is empty (was training stopped before the first checkpoint was written?).")
+        step = load_checkpoint(path, model, data=data)
+        return RunSnapshot(layout.root, model, task, config, path, step, tuple(skipped))
 
 
 def load_run(run_dir: str | os.PathLike, weights: str = "saved"):
@@ -318,7 +454,8 @@ def load_run(run_dir: str | os.PathLike, weights: str = "saved"):
     model : neurotrain.models.RNN
         With the weights asked for (by default: the final weights of a finished run, or its
         best held-out weights when it restored them; the last good weights of a diverged or
-        interrupted one).
+        interrupted one). A damaged or misnamed newer checkpoint is skipped with a warning
+        naming it, why, and the one used.
     task : neurotrain.tasks.Task
     config : dict
         The content of ``config.json``.
@@ -328,6 +465,10 @@ def load_run(run_dir: str | os.PathLike, weights: str = "saved"):
     CheckpointError
         The directory, ``config.json`` or the checkpoint is missing or corrupt, or the
         checkpoint does not match the model described by ``config.json``.
+
+    See Also
+    --------
+    read_run : the same, as a :class:`RunSnapshot` that also says which checkpoint was used.
 
     Examples
     --------
@@ -341,10 +482,10 @@ def load_run(run_dir: str | os.PathLike, weights: str = "saved"):
     >>> bool((model.readout.W.value == saved.readout.W.value).all()), config["training"]["num_steps"]
     (True, 0)
     """
-    run_dir = os.fspath(run_dir)
-    model, task, config = build_run(run_dir)
-    load_checkpoint(saved_weights(run_dir, weights), model)
-    return model, task, config
+    snap = read_run(run_dir, weights)
+    for message in snap.fallback_messages():
+        warnings.warn(message, stacklevel=2)
+    return snap.model, snap.task, snap.config
 
 
 def build_run(run_dir: str | os.PathLike):

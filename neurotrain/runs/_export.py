@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 
+from .._errors import RunDirectoryError
 from .._validate import check_choice
-from ..io import EXPORT_FORMATS, RunLayout, export_weights, read_checkpoint
-from ._directory import load_run, saved_weights
+from ..io import EXPORT_FORMATS, export_weights
+from ..io._export import DESCRIPTION_FILE, WEIGHTS_FILE
+from ._directory import read_run
 from ._notes import Notes, NotesCallback
 from ._report import PROG
+from ._rundir import io_error_text, reading
 
 __all__ = ["export_run", "ExportRunResult"]
 
@@ -48,7 +52,10 @@ class ExportRunResult:
 
 def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike | None = None, *, format: str = "npz",
                notes: NotesCallback | None = None) -> ExportRunResult:
-    """Export the newest checkpoint of a run as numpy arrays plus a JSON description.
+    """Export the saved weights of a run (see :func:`~neurotrain.runs.saved_weights`) as numpy arrays plus a JSON description.
+
+    The run is read as a snapshot (:func:`neurotrain.runs.read_run`); if writing fails, neither
+    file of the export is left behind (a :class:`~neurotrain.RunDirectoryError` says why).
 
     Parameters
     ----------
@@ -59,7 +66,7 @@ def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike | None = N
     format : {"npz"}
         The export format (see :func:`neurotrain.io.export_weights`).
     notes : callable, optional
-        Receives each note (e.g. a damaged newest checkpoint that was skipped).
+        Receives each note (e.g. a damaged newest checkpoint that was skipped, and the one used).
 
     Returns
     -------
@@ -79,14 +86,21 @@ def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike | None = N
     """
     check_choice("format", format, EXPORT_FORMATS)   # before loading anything
     note = Notes(notes)
-    layout = RunLayout(run_dir)
-    with note.warnings():
-        model, task, config = load_run(layout.root)
-        ckpt = saved_weights(layout.root)
-    step = read_checkpoint(ckpt).get("step")
-    step = None if step is None or int(step) < 0 else int(step)
-    extra = {"source": {"run_dir": os.path.abspath(layout.root), "checkpoint": os.path.abspath(ckpt),
-                        "step": step, "seed": config.get("seed"), "method": config.get("method")}}
-    out = layout.export_dir if out_dir is None else os.fspath(out_dir)
-    weights, description = export_weights(model, out, task=task, format=format, extra=extra)
+    with reading(run_dir) as layout:
+        snap = read_run(layout.root)
+        for message in snap.fallback_messages():
+            note(f"warning: {message}")
+        config, ckpt, step = snap.config, snap.checkpoint, snap.step
+        extra = {"source": {"run_dir": os.path.abspath(layout.root), "checkpoint": os.path.abspath(ckpt),
+                            "step": step, "seed": config.get("seed"), "method": config.get("method")}}
+        out = layout.export_dir if out_dir is None else os.fspath(out_dir)
+        try:
+            weights, description = export_weights(snap.model, out, task=snap.task, format=format, extra=extra)
+        except OSError as e:
+            for name in (WEIGHTS_FILE, DESCRIPTION_FILE):   # never half an export
+                with contextlib.suppress(OSError):
+                    os.remove(os.path.join(out, name))
+            raise RunDirectoryError(f"cannot write the export into {out}: {io_error_text(e)}; neither "
+                                    f"{WEIGHTS_FILE} nor {DESCRIPTION_FILE} is left there, so no export "
+                                    f"mixes two versions.") from None
     return ExportRunResult(layout.root, out, weights, description, ckpt, step, tuple(note.items))

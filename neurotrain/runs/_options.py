@@ -142,6 +142,49 @@ def _check_switch(name, value) -> bool:
         raise _Invalid("true or false") from None
 
 
+def _check_dale(name, value):
+    if value is None or value is False or (isinstance(value, str) and value.strip().lower() in ("none", "off")):
+        return None
+    what = 'a fraction of excitatory units in (0, 1), e.g. 0.8 (80 % excitatory), or "none"'
+    try:
+        v = float(value) if isinstance(value, str) else value
+    except ValueError:
+        raise _Invalid(what) from None
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 < float(v) < 1.0:
+        raise _Invalid(what)
+    return float(v)
+
+
+def _check_choice_of(*choices: str):
+    what = " or ".join(repr(c) for c in choices)
+
+    def check(name, value):
+        if not isinstance(value, str) or value.strip().lower() not in choices:
+            raise _Invalid(what)
+        return value.strip().lower()
+
+    return OptionKind(what, check)
+
+
+def _check_coefficients(name, value):
+    table = _check_table(name, value)
+    for k, v in table.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
+            raise _Invalid(f"a table of non-negative coefficients by weight name (e.g. W_rec = 1e-4); "
+                           f"{k} = {v!r} is not one")
+        table[k] = float(v)
+    return table
+
+
+def _check_freeze(name, value):
+    table = _check_table(name, value)
+    for k, v in table.items():
+        if not isinstance(v, (bool, str)):
+            raise _Invalid(f"a table of parameter names set to true (frozen) or to a .npy file of frozen "
+                           f"entries (1 = frozen); {k} = {v!r} is not one")
+    return table
+
+
 INTEGER_1 = _integer(1)
 INTEGER_0 = _integer(0)
 POSITIVE = _number(0.0, False)
@@ -154,6 +197,9 @@ NAME = OptionKind("a name (a non-empty string)", _check_name)
 PATH = OptionKind("a folder path (a non-empty string)", _check_path)
 TABLE = OptionKind("a table of KEY = VALUE entries", _check_table, table=True)
 SWITCH = OptionKind("true or false", _check_switch, flag=True)
+DALE = OptionKind('a fraction of excitatory units in (0, 1), or "none"', _check_dale, optional=True)
+COEFFICIENTS = OptionKind("a table of non-negative coefficients by weight name", _check_coefficients, table=True)
+FREEZE = OptionKind("a table of parameter names (true or a .npy mask)", _check_freeze, table=True)
 
 
 # --- the kinds of the optimiser, schedule and best-weight options (recipes) -------------------
@@ -202,6 +248,8 @@ RECIPE_OPTIONS = ("cell", "hidden", "cell_params", "steps", "batch_size", "lr", 
 _RECIPE_TABLES = {"cell_params": "cell", "optimizer_params": "optimizer"}
 #: the schedule parameters: they follow the recipe's schedule
 _SCHEDULE_PARAMS = ("lr_decay", "lr_decay_every", "lr_min")
+
+
 class _Partial(dict):
     """A recipe table's given entries, to be merged over the recipe's again (``RunOptions._with``)."""
 
@@ -248,6 +296,7 @@ def _setting(name: str, *, group: str = "training", metavar: str | None = None, 
 _MODEL = "task and model"
 _TRAINING = "training"
 _OUTPUT = "evaluation, checkpoints and output"
+_CONSTRAINTS = "biological constraints, regularisers and curricula"
 DEFAULT_TASK = "perceptual-decision-making"
 DEFAULT_CELL = "leaky"
 
@@ -294,15 +343,34 @@ class RunOptions:
         Make the best held-out weights the run's (:class:`~neurotrain.training.BestCheckpoint`).
     steps, batch_size, seed, l2, rate_l2, clip_norm, eval_every, eval_trials, activity_bound
         The training settings, as in :class:`~neurotrain.training.TrainConfig` (``steps`` is
-        its ``num_steps``). ``seed`` also seeds the weights; the final evaluation uses
-        ``seed + 1`` and ``eval_trials`` fresh trials.
+        its ``num_steps``). ``seed`` (0 to 2**31 - 1) also seeds the weights; the final
+        evaluation uses ``seed + 1`` and ``eval_trials`` fresh trials (derived seeds wrap around
+        inside the range, see :func:`neurotrain._validate.derive_seed`).
     checkpoint_every, keep_checkpoints : int
         A checkpoint every N steps (and at the start and the end; 0: only then); how many of
         the newest to keep (0: all).
     out : str or None
-        The run directory; ``None``: a new ``runs/<task>-<cell>-<YYYYmmdd-HHMMSS>``.
+        The run directory; ``None``: a new ``runs/<task>-<cell>-<YYYYmmdd-HHMMSS>``. An
+        existing folder must be empty or an earlier neurotrain run (replaced atomically), unless
+        :func:`~neurotrain.runs.train_run` is given ``force=True``.
     no_progress, no_figures : bool
         Hide the progress bar; draw no figures.
+    dale : float or None
+        Dale's law with this fraction of excitatory units (the cell's ``dale``).
+    masks : dict
+        ``{"W_in" | "W_rec" | "readout": path of a .npy 0/1 array}``.
+    freeze : dict
+        ``{parameter name: True or path of a .npy array, 1 = frozen}``.
+    readout_from : {"all", "excitatory"}
+    positive_readout : bool
+    weight_l1, weight_l2 : dict
+        ``{weight name or "all": coefficient}``: L1 / L2 penalties on the effective weights.
+    rate_l1 : float
+        Coefficient of ``mean(|h|)``.
+    curriculum : dict
+        A curriculum recipe (:func:`neurotrain.training.curriculum_stages`): ``param`` and
+        ``values`` (or ``stages``), ``thresholds``, ``max_steps``, optional ``metric`` and
+        ``reset_optimizer``.
 
     Examples
     --------
@@ -373,8 +441,9 @@ class RunOptions:
     l2: float = _setting("l2")
     rate_l2: float = _setting("rate_l2")
     clip_norm: float | None = _setting("clip_norm", metavar="X")
-    seed: int = _setting("seed", extra_help="; it seeds the weights too, and the final evaluation "
-                                            "uses seed+1")
+    seed: int = _setting("seed", extra_help=", 0 to 2147483647; it seeds the weights too, the final "
+                                            "evaluation uses seed+1 and analyze seed+2 (wrapping "
+                                            "around inside the range)")
     eval_trials: int = _setting("eval_trials", group=_OUTPUT, metavar="N",
                                 extra_help="; the final evaluation uses as many fresh trials")
     eval_every: int = _setting("eval_every", group=_OUTPUT, metavar="N")
@@ -392,12 +461,45 @@ class RunOptions:
     keep_checkpoints: int = _option(3, INTEGER_0, "keep the newest N checkpoints, 0 for all", group=_OUTPUT,
                                     resumable=True, metavar="N")
     activity_bound: float | None = _setting("activity_bound", metavar="X")
-    out: str | None = _option(None, PATH, "run directory to write", group=_OUTPUT, metavar="DIR",
+    out: str | None = _option(None, PATH, "run directory to write: a new or empty folder, or an earlier "
+                              "run, replaced once the new run has started (any other folder needs "
+                              "--force)", group=_OUTPUT, metavar="DIR",
                               shown_default="runs/<task>-<cell>-<YYYYmmdd-HHMMSS>")
     no_progress: bool = _option(False, SWITCH, "hide the progress bar", group=_OUTPUT, resumable=True,
                                 shown_default="shown")
     no_figures: bool = _option(False, SWITCH, "do not draw the PNG figures", group=_OUTPUT, resumable=True,
                                shown_default="drawn")
+    dale: float | None = _option(
+        None, DALE, "Dale's law: the fraction of excitatory units (e.g. 0.8); the weights from a unit keep its "
+        "sign; leaky and vanilla cells (more in --cell-param: positive_inputs, autapses=false, dale_mode, "
+        "tau={\"E\": 100, \"I\": 50}, train_tau)", group=_CONSTRAINTS, metavar="FRACTION", shown_default="none")
+    masks: dict[str, Any] = _option(
+        {}, TABLE, "a connectivity mask from a .npy file of 0/1 (np.save), repeatable: W_in (num_in, hidden), "
+        "W_rec (hidden, hidden) or readout (hidden, num_out), e.g. --mask W_rec=conn.npy; absent connections "
+        "stay exactly 0", group=_CONSTRAINTS, shown_default="none")
+    freeze: dict[str, Any] = _option(
+        {}, FREEZE, "keep a parameter at its initial value, repeatable: a name (W_in, W_rec, b, h0, readout: "
+        "in every layer) or NAME=FILE.npy with 1 marking the frozen entries, e.g. --freeze W_in",
+        group=_CONSTRAINTS, shown_default="none")
+    readout_from: str = _option("all", _check_choice_of("all", "excitatory"),
+                                "read out from all units or from the excitatory ones only (needs --dale)",
+                                group=_CONSTRAINTS)
+    positive_readout: bool = _option(False, SWITCH, "non-negative readout weights", group=_CONSTRAINTS,
+                                     shown_default="any sign")
+    weight_l1: dict[str, Any] = _option(
+        {}, COEFFICIENTS, "L1 penalty on chosen weights (sum |W| of the effective weights), repeatable: "
+        "--weight-l1 W_rec=1e-4 (a name, a dotted path, or all for every weight matrix)", group=_CONSTRAINTS,
+        shown_default="none")
+    weight_l2: dict[str, Any] = _option(
+        {}, COEFFICIENTS, "L2 penalty on chosen weights (sum W^2), repeatable, e.g. --weight-l2 W_rec=1e-4",
+        group=_CONSTRAINTS, shown_default="none")
+    rate_l1: float = _option(0.0, NON_NEGATIVE, "coefficient of the firing-rate penalty mean(|h|)",
+                             group=_CONSTRAINTS)
+    curriculum: dict[str, Any] = _option(
+        {}, TABLE, "train on easier stages first, each until its held-out score passes its threshold: "
+        "param=NAME values=[...] (or stages=[{...}, ...] of task parameters) thresholds=X max_steps=N, "
+        "e.g. --curriculum param=coherences --curriculum 'values=[[51.2],[25.6,51.2]]' --curriculum "
+        "thresholds=0.85 --curriculum max_steps=500", group=_CONSTRAINTS, shown_default="none")
 
     def __post_init__(self):
         partial = {t for t in _RECIPE_TABLES if isinstance(getattr(self, t), _Partial)}
@@ -555,7 +657,7 @@ class RunOptions:
         >>> RunOptions.check_values({"stepz": 5}, source="run.toml")  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        neurotrain._errors.ConfigError: run.toml: unknown option 'stepz'. Did you mean 'steps'? Allowed options: task, task_params, cell, ..., no_figures.
+        neurotrain._errors.ConfigError: run.toml: unknown option 'stepz'. Did you mean 'steps'? Allowed options: task, task_params, cell, ...
         """
         names = cls.names()
         out: dict[str, Any] = {}

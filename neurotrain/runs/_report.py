@@ -15,7 +15,7 @@ def _pct(x: float) -> str:
 
 
 def format_report(*, task, evaluation, run_dir: str | None = None, summary: dict | None = None,
-                  seed: int | None = None, header: str | None = None) -> str:
+                  seed: int | None = None, header: str | None = None, rows=()) -> str:
     """The short text report of an evaluation: scores next to the ideal observer's, per condition.
 
     Parameters
@@ -26,11 +26,14 @@ def format_report(*, task, evaluation, run_dir: str | None = None, summary: dict
         Shown as ``run dir``.
     summary : dict, optional
         A run's ``summary.json``: gives the ``trained`` (steps, stop reason, times) and
-        ``final loss`` lines.
+        ``final loss`` lines, and the ``warning`` that ends the report of a run that learned
+        nothing.
     seed : int, optional
         The seed of the evaluation's trials, shown with the score.
     header : str, optional
         The first line.
+    rows : sequence of (str, str)
+        More ``label  text`` lines after the run directory.
 
     Examples
     --------
@@ -50,6 +53,8 @@ def format_report(*, task, evaluation, run_dir: str | None = None, summary: dict
 
     if run_dir is not None:
         row("run dir", run_dir)
+    for label, text in rows:
+        row(label, text)
     if summary:
         if summary.get("steps") is not None and summary.get("wall_time_s") is not None:
             extra = f", compile {summary['compile_time_s']:.1f} s" if summary.get("compile_time_s") else ""
@@ -59,6 +64,7 @@ def format_report(*, task, evaluation, run_dir: str | None = None, summary: dict
             row("final loss", f"{summary['final_loss']:.4g}")
         for label, text in held_out_lines(summary, run_dir):
             row(label, text)
+
     scores = evaluation.scores
     where = f"on {evaluation.num_trials} fresh trials" + (f" (seed {seed})" if seed is not None else "")
     metric = task.primary_metric
@@ -83,6 +89,8 @@ def format_report(*, task, evaluation, run_dir: str | None = None, summary: dict
         lines.append(f"  per {key}:")
         lines.extend("    " + t for t in _condition_table(evaluation.per_condition[key], key, metric,
                                                          percent=metric == "accuracy"))
+    if summary and summary.get("warning"):
+        row("warning", summary["warning"])
     return "\n".join(lines)
 
 

@@ -24,10 +24,12 @@ from typing import Any
 import brainstate
 
 from .. import analysis as an
-from .._errors import ConfigError, NeurotrainError, TrainingDivergedError
+from .._errors import ConfigError, NeurotrainError, RunDirectoryError, TrainingDivergedError
+from .._validate import check_bool, derive_seed
 from ..io import (
     RunLayout,
     checkpoint_path,
+    find_checkpoint,
     jsonable,
     latest_checkpoint,
     read_checkpoint,
@@ -36,14 +38,26 @@ from ..io import (
 )
 from ..models import build_model, get_cell_class, resolve_cell_params
 from ..tasks import make_task
-from ..training import Checkpoint, CSVLogger, ProgressBar, TensorBoardLogger, Trainer, get_method
+from ..training import (
+    Checkpoint,
+    CSVLogger,
+    ProgressBar,
+    TensorBoardLogger,
+    Trainer,
+    check_penalties,
+    get_method,
+    learning_check,
+)
+from ._constraints import CONSTRAINT_CELL_PARAMS, model_arguments, run_penalties, run_schedule
 from ._directory import default_run_dir, run_config, run_summary, save_figures
 from ._notes import Notes, NotesCallback
 from ._options import LEGACY_OPTIONS, RunOptions
 from ._recipe_run import recipe_callbacks, recipe_record, recipe_summary
 from ._report import PROG, format_report
+from ._rundir import io_error_text, open_new_run, open_resumed_run
 
-__all__ = ["train_run", "plan_run", "RunPlan", "TrainRunResult", "ResumeError", "TRAIN_STATUSES"]
+__all__ = ["train_run", "plan_run", "RunPlan", "TrainRunResult", "ResumeError", "RunInterrupted",
+           "TRAIN_STATUSES"]
 
 #: what a call of :func:`train_run` can end with (:attr:`TrainRunResult.status`)
 TRAIN_STATUSES = ("completed", "interrupted", "terminated", "diverged", "already-done")
@@ -151,7 +165,7 @@ def plan_run(options: RunOptions | None = None, *, resume: str | os.PathLike | N
                               f"Build one with RunOptions(...) or RunOptions.from_file(path).")
         if changes:
             options = options.updated(changes, source="train_run")
-    task, kind, cell_params, method = _build(options)
+    task, kind, cell_params, method = _build(options, recorded)
     resolved = options.resolved(cell=kind, cell_params=cell_params)
     out_given = resolved.out is not None
     if not out_given:
@@ -164,6 +178,7 @@ def _resume_options(run_dir: str, changes: Mapping[str, Any]) -> tuple[RunOption
     if not os.path.isdir(run_dir):
         what = "is a file, not a directory" if os.path.exists(run_dir) else "does not exist"
         raise ConfigError(f"cannot resume {run_dir}: the run directory {what}.")
+    layout.check_no_links()   # before reading anything through a link
     path = layout.config_file
     if not os.path.exists(path):
         raise ConfigError(f"cannot resume {run_dir}: it holds no {layout.CONFIG_FILE}, so it is not a "
@@ -183,7 +198,7 @@ def _resume_options(run_dir: str, changes: Mapping[str, Any]) -> tuple[RunOption
     return dataclasses.replace(options, **{**given, "out": run_dir}), config
 
 
-def _build(options: RunOptions):
+def _build(options: RunOptions, recorded: dict | None = None):
     """The task, the canonical cell name, the resolved cell parameters and the method."""
     try:
         task = make_task(options.task, **options.task_params)
@@ -199,8 +214,34 @@ def _build(options: RunOptions):
         raise
     except Exception as e:
         raise ConfigError(f"bad method_params for method {options.method!r}: {type(e).__name__}: {e}") from None
-    _check_cell(cls, cell_params)
+    if not _constrained(options, cell_params):
+        _check_cell(cls, cell_params)
+    else:   # the constraints need the real sizes (e.g. an E fraction of `hidden` units)
+        _check_cell(cls, {k: v for k, v in cell_params.items() if not _constraint_param(k, v)})
+        _check_constraints(options, task, cls.kind, cell_params, recorded)
     return task, cls.kind, cell_params, method
+
+
+def _constraint_param(name, value) -> bool:
+    """A cell parameter that needs the real layer size to be checked (a per-unit tau too)."""
+    return name in CONSTRAINT_CELL_PARAMS or (name == "tau" and not isinstance(value, (int, float)))
+
+
+def _constrained(options, cell_params) -> bool:
+    return bool(options.dale is not None or options.masks or options.freeze or options.readout_from != "all"
+                or options.positive_readout or options.weight_l1 or options.weight_l2 or options.rate_l1
+                or options.curriculum or any(_constraint_param(k, v) for k, v in cell_params.items()))
+
+
+def _check_constraints(options, task, kind, cell_params, recorded=None) -> None:
+    """Build the model once with the run's constraints, penalties and curriculum: a bad one
+    (a mask of the wrong shape, an E fraction outside (0, 1), Dale's law on a GRU...) fails
+    here, before any file is written."""
+    cell, model = model_arguments(dataclasses.replace(options, cell_params=cell_params), recorded, task=task)
+    with brainstate.random.seed_context(0):
+        net = build_model(kind, num_rec=options.hidden, task=task, num_layers=options.layers, **cell, **model)
+    check_penalties(run_penalties(options), [".".join(map(str, k)) for k in net.states(brainstate.ParamState)])
+    run_schedule(options)
 
 
 def _check_cell(cls, cell_params) -> None:
@@ -322,15 +363,22 @@ class TrainRunResult:
 # --------------------------------------------------------------------------------------------
 def train_run(options: RunOptions | None = None, *, resume: str | os.PathLike | None = None,
               notes: NotesCallback | None = None, callbacks: Sequence[Any] = (), command: str | None = None,
-              **changes: Any) -> TrainRunResult:
+              force: bool = False, **changes: Any) -> TrainRunResult:
     """Train a network and save its run directory, or resume one: ``neurotrain train`` in Python.
+
+    The run directory is held with an exclusive lock while this runs (a second writer fails at
+    once, naming this process). A new run goes into a new or empty folder, or replaces an
+    earlier neurotrain run there atomically: it is written beside it and swapped in once it
+    has started (``config.json`` and the step-0 checkpoint written), so a failure before
+    that leaves the earlier run whole. A folder that is not a neurotrain run is refused
+    unless ``force``. See the guide's "Runs" page for every guarantee.
 
     Parameters
     ----------
     options : RunOptions, optional
         The run (default: ``RunOptions()``, the default ``neurotrain train``); not with ``resume``.
     resume : str or PathLike, optional
-        Continue this run directory from its newest readable checkpoint, with its recorded
+        Continue this run directory from its newest usable checkpoint, with its recorded
         options.
     notes : callable, optional
         Called with each note as it arises (e.g. ``print``); the notes are also in the result.
@@ -339,21 +387,32 @@ def train_run(options: RunOptions | None = None, *, resume: str | os.PathLike | 
         checkpoints, TensorBoard and the progress bar.
     command : str, optional
         The command recorded in ``config.json`` (the command line passes its own).
+    force : bool
+        Replace ``out`` even if it is not a neurotrain run directory, or holds files that
+        neurotrain did not write (everything in it is deleted once the new run has started).
     **changes
         Options overriding ``options`` (with ``resume``: only the resumable ones, e.g. ``steps``).
 
     Returns
     -------
     TrainRunResult
-        Its ``report()`` is what ``neurotrain train`` prints.
+        Its ``report()`` is what ``neurotrain train`` prints. A completed run whose loss stayed
+        at chance or above its initial loss has a ``warning`` in its summary (and a note).
 
     Raises
     ------
     ConfigError
         Bad options (nothing is written then), or a run that cannot be resumed as asked.
-    KeyboardInterrupt
+    RunLockedError
+        Another process is training into (or replacing) the run directory.
+    RunDirectoryError
+        ``out`` is not a neurotrain run (without ``force``), holds a symbolic link, or a file
+        cannot be written (permission, full disk); the message says what is on disk and how to
+        go on (usually ``resume=``).
+    RunInterrupted
         Ctrl-C outside the training steps (e.g. during the final evaluation); the final
-        checkpoint is then on disk and ``resume=`` writes the evaluation.
+        checkpoint is then on disk and ``resume=`` writes the evaluation. It is a
+        ``KeyboardInterrupt``.
 
     Examples
     --------
@@ -368,13 +427,64 @@ def train_run(options: RunOptions | None = None, *, resume: str | os.PathLike | 
     'already-done'
     """
     note = Notes(notes)
+    force = check_bool("force", force)
     plan = plan_run(options, resume=resume, **changes)
-    opts, task, layout = plan.options, plan.task, RunLayout(plan.run_dir)
-    out, steps = layout.root, opts.steps
+    if plan.resume and force:
+        raise ConfigError("force=True does not go with resume=: a resumed run continues in its own "
+                          "directory and replaces nothing.")
     command = command if command is not None else "neurotrain.runs.train_run(...)"
+    if plan.resume:
+        lock, target = open_resumed_run(plan.run_dir, command=command), None
+    else:
+        target = open_new_run(plan.run_dir, force=force, out_given=plan.out_given, note=note,
+                              command=command, force_name="--force (force=True in Python)")
+        lock = None
+        if target.root != plan.run_dir:   # a time-stamped name taken meanwhile by another process
+            plan = dataclasses.replace(plan, options=dataclasses.replace(plan.options, out=target.root))
+    failed = True
+    try:
+        result = _train(plan, target, note, callbacks, command)
+        failed = False
+        return result
+    except KeyboardInterrupt:
+        raise RunInterrupted(plan.run_dir, started=target is None or target.started) from None
+    finally:
+        if target is not None:
+            target.close(failed)
+        if lock is not None:
+            lock.release()
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C (or a second one) outside the training steps of :func:`train_run`.
+
+    Attributes
+    ----------
+    run_dir : str
+    started : bool
+        Whether the run had started (it can then be resumed); a new run interrupted before
+        that left nothing behind (an earlier run it was replacing is whole).
+    """
+
+    def __init__(self, run_dir: str, *, started: bool = True):
+        self.run_dir, self.started = run_dir, started
+        if started:
+            text = f"interrupted; resume with: {PROG} train --resume {run_dir}"
+        else:
+            text = f"interrupted before the run started; nothing was written into {run_dir}"
+        super().__init__(text)
+
+
+def _train(plan: RunPlan, target, note: Notes, callbacks: Sequence[Any], command: str) -> TrainRunResult:
+    """Train the planned run into its taken directory (``target``: a new run, else resumed)."""
+    opts, task, layout = plan.options, plan.task, RunLayout(plan.run_dir)
+    first = RunLayout(target.write_root) if target is not None else layout   # config.json, step 0
+    out, steps = layout.root, opts.steps
 
     brainstate.random.seed(opts.seed)
-    model = build_model(opts.cell, num_rec=opts.hidden, task=task, num_layers=opts.layers, **opts.cell_params)
+    cell_params, model_params = model_arguments(opts, plan.recorded if plan.resume else None)
+    model = build_model(opts.cell, num_rec=opts.hidden, task=task, num_layers=opts.layers, **cell_params,
+                        **model_params)
     optimizer = opts.optimizer_spec().build(opts.steps)
     checkpointer = Checkpoint(out, every=opts.checkpoint_every, keep=opts.keep_checkpoints)
     cbs: list[Any] = [CSVLogger(layout.metrics_file), checkpointer]
@@ -387,7 +497,8 @@ def train_run(options: RunOptions | None = None, *, resume: str | os.PathLike | 
         cbs.insert(0, ProgressBar(desc=f"{task.name} ({opts.cell}, {plan.method.name})"))
     cbs += list(callbacks)
     train_config = opts.train_config().replace(log_every=LOG_EVERY)
-    trainer = Trainer(model, task, optimizer, method=plan.method, config=train_config, callbacks=cbs)
+    trainer = Trainer(model, task, optimizer, method=plan.method, config=train_config, callbacks=cbs,
+                      penalties=run_penalties(opts), schedule=run_schedule(opts))
     training = {**train_config.to_dict(), "checkpoint_every": opts.checkpoint_every,
                 "keep_checkpoints": opts.keep_checkpoints}
     now = datetime.datetime.now().isoformat(timespec="seconds")
@@ -418,15 +529,6 @@ def train_run(options: RunOptions | None = None, *, resume: str | os.PathLike | 
         config["training"] = {**config.get("training", {}), **training}
         config["resumed"] = [*config.get("resumed", []), {"at": now, "command": command}]
     else:
-        try:
-            os.makedirs(out, exist_ok=True)
-            earlier = layout.train_outputs()
-            if earlier:
-                note(f"note: replacing the earlier run in {out}")
-            for path in earlier:
-                os.remove(path)
-        except OSError as e:
-            raise ConfigError(f"cannot create the run directory {out!r}: {e.strerror or e}") from None
         config = {
             "command": command,
             "created": now,
@@ -438,51 +540,94 @@ def train_run(options: RunOptions | None = None, *, resume: str | os.PathLike | 
             "options": opts.to_dict(),
             **recipe_record(opts),
         }
-    # written before training, so that a crashed run still says what it was (and can resume)
-    write_json(layout.config_file, run_config(model=model, task=task, config=config, optimizer=optimizer))
-
+    stage = "start"
     try:
-        result = trainer.run()
-    except TrainingDivergedError as e:
-        with note.warnings():
-            last = latest_checkpoint(out)
-        last_step = None if last is None else int(read_checkpoint(last)["step"])
-        extra = {"error": str(e), "diverged_at_step": e.step, "last_checkpoint": last,
-                 "last_checkpoint_step": last_step}
-        if best is not None and best.best_step is not None and best.path and os.path.exists(best.path):
-            extra.update(best_checkpoint=best.path, best_step=best.best_step, best_held_out=best.best_value)
-        summary = _short_summary(layout, task, steps_done=last_step, steps=steps, stop_reason="diverged",
-                                 extra=extra)
-        return TrainRunResult("diverged", steps_done=last_step, summary=summary, notes=tuple(note.items),
-                              checkpoint=last, checkpoint_step=last_step, error=str(e), **common)
-
-    if result.stop_reason == "interrupted":
-        terminated = trainer.interrupted_by == getattr(signal, "SIGTERM", None)
-        written = trainer.consistent and checkpointer.last_step == trainer.step
-        if written:
-            ckpt = checkpoint_path(out, trainer.step)
-        else:
+        # written before training, so that a crashed run still says what it was (and can resume)
+        write_json(first.config_file, run_config(model=model, task=task, config=config, optimizer=optimizer))
+        if target is not None:
+            if target.replacing:   # the new run must be whole before it replaces the old one
+                trainer.save_checkpoint(first.checkpoint(0))
+            target.start()
+        stage = "training"
+        try:
+            result = trainer.run()
+        except TrainingDivergedError as e:
             with note.warnings():
-                ckpt = latest_checkpoint(out)
-        summary = _short_summary(layout, task, steps_done=trainer.step, steps=steps, stop_reason="interrupted",
-                                 extra={"final_loss": float(result.final_loss) if len(result.loss) else None})
-        return TrainRunResult("terminated" if terminated else "interrupted", steps_done=trainer.step,
-                              summary=summary, notes=tuple(note.items), train_result=result,
-                              resumed_from=result.resumed_from, checkpoint=ckpt, checkpoint_written=written,
-                              **common)
+                last = latest_checkpoint(out)
+            last_step = None if last is None else int(read_checkpoint(last)["step"])
+            extra = {"error": str(e), "diverged_at_step": e.step, "last_checkpoint": last,
+                     "last_checkpoint_step": last_step}
+            if best is not None and best.best_step is not None and best.path and os.path.exists(best.path):
+                extra.update(best_checkpoint=best.path, best_step=best.best_step, best_held_out=best.best_value)
+            summary = _short_summary(layout, task, steps_done=last_step, steps=steps, stop_reason="diverged",
+                                     extra=extra)
+            return TrainRunResult("diverged", steps_done=last_step, summary=summary, notes=tuple(note.items),
+                                  checkpoint=last, checkpoint_step=last_step, error=str(e), **common)
 
-    eval_seed = opts.seed + 1
-    evaluation = an.evaluate(model, task, opts.eval_trials, seed=eval_seed)   # the best weights, if restored
-    write_json(layout.config_file, run_config(model=model, task=task, config=config, optimizer=optimizer))
-    extra = {"resumed_from": result.resumed_from} if result.resumed_from is not None else {}
-    extra.update(recipe_summary(opts, task, evaluation, best, final_step=trainer.step))
-    summary = jsonable(run_summary(task, result, evaluation, extra))
-    write_json(layout.summary_file, summary)
-    figures = () if opts.no_figures else tuple(save_figures(out, task=task, result=result, evaluation=evaluation))
+        if result.stop_reason == "interrupted":
+            stage = "interrupted"
+            terminated = trainer.interrupted_by == getattr(signal, "SIGTERM", None)
+            written = trainer.consistent and checkpointer.last_step == trainer.step
+            if written:
+                ckpt = checkpoint_path(out, trainer.step)
+            else:
+                with note.warnings():
+                    ckpt = latest_checkpoint(out)
+            summary = _short_summary(layout, task, steps_done=trainer.step, steps=steps, stop_reason="interrupted",
+                                     extra={"final_loss": float(result.final_loss) if len(result.loss) else None})
+            return TrainRunResult("terminated" if terminated else "interrupted", steps_done=trainer.step,
+                                  summary=summary, notes=tuple(note.items), train_result=result,
+                                  resumed_from=result.resumed_from, checkpoint=ckpt, checkpoint_written=written,
+                                  **common)
+
+        stage = "final"
+        eval_seed = derive_seed(opts.seed, 1)
+        evaluation = an.evaluate(model, task, opts.eval_trials, seed=eval_seed)   # the best weights, if restored
+        learning = learning_check(task, result, seed=eval_seed)
+        write_json(layout.config_file, run_config(model=model, task=task, config=config, optimizer=optimizer))
+        extra = {"learning": {k: v for k, v in learning.items() if k != "warning"}}
+        if result.resumed_from is not None:
+            extra["resumed_from"] = result.resumed_from
+        if learning["warning"]:
+            extra["warning"] = learning["warning"]
+            note(f"warning: {learning['warning']}")
+        extra.update(recipe_summary(opts, task, evaluation, best, final_step=trainer.step))
+        summary = jsonable(run_summary(task, result, evaluation, extra))
+        write_json(layout.summary_file, summary)
+        figures = () if opts.no_figures else tuple(save_figures(out, task=task, result=result, evaluation=evaluation))
+    except OSError as e:
+        if isinstance(e, RunDirectoryError) and stage == "start":
+            raise
+        raise _write_failure(e, stage, layout, trainer, steps, first.root) from None
     return TrainRunResult("completed", steps_done=int(result.num_steps), summary=summary, notes=tuple(note.items),
                           train_result=result, evaluation=evaluation, eval_seed=eval_seed,
                           resumed_from=result.resumed_from, checkpoint=checkpointer.last_path,
                           checkpoint_step=checkpointer.last_step, figures=figures, **common)
+
+
+def _write_failure(e: OSError, stage: str, layout: RunLayout, trainer, steps: int,
+                   staging: str) -> RunDirectoryError:
+    """The one-line error of a file that could not be written, saying what is on disk."""
+    out = layout.root
+    what = io_error_text(e)
+    if staging != out:   # name the file as it would be in the run directory, not the hidden one
+        what = what.replace(staging, out)
+    if stage == "start":
+        return RunDirectoryError(f"cannot start the run in {out}: {what}. Nothing was trained; an earlier "
+                                 f"run in {out}, if any, is unchanged.")
+    try:
+        found = find_checkpoint(out)
+    except NeurotrainError:
+        found = None
+    where = (f"the newest complete checkpoint is {found.path} (step {found.step})" if found is not None
+             else "no checkpoint was written")
+    resume = f"{PROG} train --resume {out}"
+    if stage in ("training", "interrupted"):
+        return RunDirectoryError(f"cannot write {what}. Training stopped at step {trainer.step} of {steps}; "
+                                 f"{where}. Free some space or fix the permissions, then resume with: {resume}")
+    return RunDirectoryError(f"cannot write {what}. Training finished ({where}) but its final evaluation "
+                             f"or figures were not all saved; free some space or fix the permissions, then "
+                             f"run: {resume}")
 
 
 def _short_summary(layout: RunLayout, task, *, steps_done, steps, stop_reason, extra) -> dict:

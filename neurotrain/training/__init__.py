@@ -17,7 +17,9 @@ from ._callbacks import (
     ProgressBar,
     TensorBoardLogger,
 )
+from ._chance import chance_loss, learning_check
 from ._config import DEFAULT_ACTIVITY_BOUND, TrainConfig
+from ._curriculum import curriculum, curriculum_stages
 from ._long import CD, DASC, SCTT, SkipTransform, skip_blocks
 from ._loop import Trainer, TrainResult, train
 from ._losses import Objective, l2_penalty, masked_cross_entropy, masked_mse, rate_penalty
@@ -25,6 +27,7 @@ from ._methods import BPTT, METHODS, GradientMethod, StepContext, get_method, re
 from ._online import DRTRL, ESDRTRL, OnlineMethod, PPProp
 from ._optim import FunctionalOptimizer, functional_optimizer
 from ._optimizers import OPTIMIZERS, SCHEDULES, LinearWarmupLR, OptimizerSpec, ScheduleSpec
+from ._penalties import CustomPenalty, Penalty, RatePenalty, WeightPenalty, check_penalties
 from ._population import HYPERPARAMETERS, Population, summarize, trimmed_mean
 from ._recipe_book import BUILTIN_RECIPES  # registers the recipes of the built-in tasks
 from ._recipes import GENERIC_RECIPE, Criterion, Recipe, recipe_for, register_recipe
@@ -36,7 +39,9 @@ __all__ = [
     "Objective", "masked_cross_entropy", "masked_mse", "l2_penalty", "rate_penalty",
     "Callback", "ProgressBar", "CSVLogger", "EarlyStopping", "get_method", "METHODS",
     "register_method", "OnlineMethod", "DRTRL", "PPProp", "ESDRTRL", "Checkpoint", "TensorBoardLogger",
-    "DEFAULT_ACTIVITY_BOUND",
+    "DEFAULT_ACTIVITY_BOUND", "chance_loss", "learning_check",
+    "curriculum", "curriculum_stages", "Penalty", "WeightPenalty", "RatePenalty", "CustomPenalty",
+    "check_penalties",
 ]
 
 __all__ += [

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validate import check_int
+from .._validate import check_int, check_number
 
 __all__ = ["Callback", "ProgressBar", "CSVLogger", "EarlyStopping", "Checkpoint", "TensorBoardLogger"]
 
@@ -195,7 +195,8 @@ class EarlyStopping(Callback):
 
     def __init__(self, target: float, metric: str | None = None, patience: int = 1,
                  higher_is_better: bool | None = None):
-        self.target, self.metric, self.patience = float(target), metric, int(patience)
+        self.target = check_number("EarlyStopping target", target)
+        self.metric, self.patience = metric, check_int("patience", patience, minimum=1)
         self._hits = 0
         self.higher_is_better = higher_is_better
 
@@ -246,8 +247,10 @@ class Checkpoint(Callback):
     fresh run (step 0), every ``every`` steps, and when training ends (completed, stopped early
     or interrupted by Ctrl-C / SIGTERM). Nothing is written when training diverged, so the last
     good checkpoint stays the newest on disk. Files are named ``step-<8 digits>.msgpack`` and
-    written atomically; older ones beyond the last ``keep`` are deleted. Temporary files left by
-    a process killed during a save are removed when training starts.
+    written atomically; older ones beyond the last ``keep`` are deleted. Only real checkpoints
+    count and are deleted: a file whose content holds another step than its name says (or that
+    cannot be read) is left alone, so a misnamed file never pushes out a real one. Temporary
+    files left by a process killed during a save are removed when training starts.
 
     Parameters
     ----------
@@ -279,6 +282,28 @@ class Checkpoint(Callback):
         self.sync_every = self.every
         self.last_path: str | None = None
         self.last_step: int | None = None
+        self._verified: dict[str, tuple[Any, bool]] = {}   # path -> (file identity, content step ok)
+
+    def _real(self, step: int, path: str) -> bool:
+        """Whether ``path`` holds the checkpoint of ``step`` (files this run wrote are known; others
+        are read once)."""
+        from .._errors import CheckpointError
+        from ..io import read_checkpoint
+
+        try:
+            st = os.stat(path)
+        except OSError:
+            return False
+        ident = (st.st_mtime_ns, st.st_size, st.st_ino)
+        cached = self._verified.get(path)
+        if cached is not None and cached[0] == ident:
+            return cached[1]
+        try:
+            ok = read_checkpoint(path).get("step") == step
+        except CheckpointError:
+            ok = False
+        self._verified[path] = (ident, ok)
+        return ok
 
     def on_train_begin(self, trainer):
         from ..io import CHECKPOINTS_DIR
@@ -308,13 +333,17 @@ class Checkpoint(Callback):
 
         path = trainer.save_checkpoint(checkpoint_path(self.run_dir, trainer.step))
         self.last_path, self.last_step = path, trainer.step
+        st = os.stat(path)
+        self._verified[path] = ((st.st_mtime_ns, st.st_size, st.st_ino), True)
         if self.keep:
             # only files up to this step compete: newer ones (from before a resume) are
-            # overwritten when the run reaches their step
-            older = [p for step, p in list_checkpoints(self.run_dir) if step <= trainer.step]
+            # overwritten when the run reaches their step; misnamed files neither count nor go
+            older = [p for step, p in list_checkpoints(self.run_dir)
+                     if step <= trainer.step and (p == path or self._real(step, p))]
             for p in older[:-self.keep]:
                 with contextlib.suppress(OSError):
                     os.remove(p)
+                self._verified.pop(p, None)
 
 
 def _summary_writer_class():

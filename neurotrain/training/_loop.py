@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._errors import CheckpointError, ConfigError, ShapeError, TrainingDivergedError
-from .._validate import check_int
+from .._validate import check_int, check_number
 from ..models import forward as make_forward
 from ._callbacks import Callback
 from ._config import TrainConfig
@@ -32,6 +32,7 @@ from ._history import History
 from ._losses import Objective
 from ._methods import BPTT, GradientMethod
 from ._optim import functional_optimizer
+from ._penalties import check_penalties
 from ._population import (
     Population,
     as_population,
@@ -207,7 +208,8 @@ class Trainer:
     def __init__(self, model, task, optimizer=None, *, method: GradientMethod | None = None,
                  schedule: Sequence[Phase] | None = None, config: TrainConfig | None = None,
                  callbacks: Sequence[Callback] = (), population: Population | int | None = None,
-                 devices=None, chunk: int | None = None, handle_signals: bool = True, **settings):
+                 devices=None, chunk: int | None = None, handle_signals: bool = True, penalties=(),
+                 **settings):
         config = config if config is not None else TrainConfig()
         if not isinstance(config, TrainConfig):
             raise ConfigError(f"config must be a neurotrain.training.TrainConfig; got {config!r}.")
@@ -237,19 +239,26 @@ class Trainer:
         self.params = model.states(brainstate.ParamState)
         self.optimizer = optimizer if optimizer is not None else braintools.optim.Adam(lr=1e-3)
         self._fopt = functional_optimizer(self.optimizer, self.params).with_steps(self.config.num_steps)
+        _check_learning_rate(self.optimizer)
         self.population = as_population(population)
         pop = self.population
         l2, rate_l2 = self.config.l2, self.config.rate_l2
         if pop is not None:   # the terms any network uses are computed; values are per network
             l2 = max(pop.l2) if pop.l2 is not None else l2
             rate_l2 = max(pop.rate_l2) if pop.rate_l2 is not None else rate_l2
-        self.objective = Objective(task.target_type, l2=l2, rate_l2=rate_l2)
+        self.penalties = check_penalties(penalties, [".".join(map(str, k)) for k in self.params])
+        self.objective = Objective(task.target_type, l2=l2, rate_l2=rate_l2,
+                                   penalties=self.penalties, effective=self.forward.effective_params)
         self.method = method.prepare(model, task)
         own = self.method.schedule(model, task, self.config.num_steps)
         if own is not None and schedule is not None:
             raise ConfigError(f"method {method.name!r} trains in its own stages; pass its options (e.g. "
                               f"theta, stages, stage_steps) instead of schedule=.")
         self.phases = resolve_schedule(own if own is not None else schedule, task, model, self.config.num_steps)
+        if self.population is not None and any(p.until_on == "phase" for p in self.phases):
+            raise ConfigError("a population scores its phases on the training task; Phase(until_on='phase') "
+                              "(stage scores on the phase's own task) is for one network.")
+        _check_time_steps(model, task, self.phases)
         self._methods: list[GradientMethod] = []
         for phase in self.phases:
             self._methods.append(self.method if phase.task == task else method.prepare(model, phase.task))
@@ -299,6 +308,8 @@ class Trainer:
         self._step_fns: dict[int, Any] = {}
         evaluate = make_eval_fn(forward=self.forward, task=task, num_trials=self.eval_trials)
         self._eval_fn = jax.jit(evaluate if pop is None else jax.vmap(evaluate, in_axes=(0, 0, 0)))
+        self._stage_fns: dict[int, Any] = {}
+        self._stage_keys: list[str] | None = None
         self._carry = None           # (params, opt_state) once training starts or is restored
         self.step = 0
         self.start_step = 0
@@ -473,14 +484,41 @@ class Trainer:
     # --- evaluation ----------------------------------------------------------------------
     def evaluate_now(self) -> dict[str, Any]:
         """Score the model on the fixed held-out batch (``eval_trials`` trials): floats, or
-        ``(K,)`` arrays for a population (each network on its own held-out trials)."""
+        ``(K,)`` arrays for a population (each network on its own held-out trials). With a
+        phase scored on its own task (``Phase(until_on="phase")``), also on that task's
+        held-out trials, as ``stage_<metric>`` (one network)."""
         params = self._ensure_carry()[0]
         if self.K is None:
-            return {k: float(v) for k, v in self._eval_fn(params, self._key).items()}
+            out = {k: float(v) for k, v in self._eval_fn(params, self._key).items()}
+            return {**out, **self._stage_scores(params)} if self._stage_names() else out
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="ETP primitive")
             out = self._eval_fn(params, self._key, self._hyper)
         return {k: np.asarray(v, np.float64) for k, v in jax.device_get(out).items()}
+
+    def _stage_fn(self, index: int):
+        if index not in self._stage_fns:
+            self._stage_fns[index] = jax.jit(make_eval_fn(forward=self.forward, task=self.phases[index].task,
+                                                          num_trials=self.eval_trials))
+        return self._stage_fns[index]
+
+    def _stage_names(self) -> list[str]:
+        """The ``stage_<metric>`` names (empty without a phase scored on its own task)."""
+        if self._stage_keys is None:
+            first = next((i for i, p in enumerate(self.phases) if p.until_on == "phase"), None)
+            if first is None:
+                self._stage_keys = []
+            else:
+                shapes = jax.eval_shape(self._stage_fn(first), self._ensure_carry()[0], self._key)
+                self._stage_keys = [f"stage_{k}" for k in shapes]
+        return self._stage_keys
+
+    def _stage_scores(self, params) -> dict[str, float]:
+        index = min(self.phase_index, len(self.phases) - 1)
+        got = {}
+        if self.phases[index].until_on == "phase":
+            got = {f"stage_{k}": float(v) for k, v in self._stage_fn(index)(params, self._key).items()}
+        return {k: got.get(k, float("nan")) for k in self._stage_names()}
 
     # --- populations ---------------------------------------------------------------------
     def network(self, k: int):
@@ -518,6 +556,8 @@ class Trainer:
                "optimizer": type(self.optimizer).__name__}
         if len(self.phases) > 1 or self.phases[0].task != self.task:
             out["schedule"] = [p.describe() for p in self.phases]
+        if self.penalties:
+            out["penalties"] = [p.describe() for p in self.penalties]
         return out
 
     def state_dict(self) -> dict[str, Any]:
@@ -732,17 +772,21 @@ class Trainer:
         p = self.phase
         if p.until is None:
             return None
-        key = p.metric or self.task.primary_metric
+        task = p.task if p.until_on == "phase" else self.task
+        key = p.metric or task.primary_metric
+        if p.until_on == "phase":
+            metrics = {k[len("stage_"):]: v for k, v in metrics.items() if k.startswith("stage_")}
         if key not in metrics:
             raise ConfigError(f"phase {p.name!r}: metric {key!r} is not among the evaluation metrics "
                               f"{sorted(metrics)}.")
-        if key == self.task.primary_metric:
-            higher = self.task.higher_is_better
+        if key == task.primary_metric:
+            higher = task.higher_is_better
         else:
             higher = not any(w in key for w in ("mse", "error", "loss"))
         v = metrics[key] if self.K is None else trimmed_mean(metrics[key])   # Soo et al.'s criterion
         ok = (v >= p.until) if higher else (v <= p.until)
-        return f"{key}={v:.4g} reached {p.until:g}" if ok and not np.isnan(v) else None
+        where = f" on {task.name}" if p.until_on == "phase" else ""
+        return f"{key}={v:.4g}{where} reached {p.until:g}" if ok and not np.isnan(v) else None
 
     def _end_phase(self, reason: str) -> None:
         p = self.phase
@@ -958,6 +1002,37 @@ class Trainer:
         )
 
 
+def _check_learning_rate(optimizer) -> None:
+    """Refuse a braintools optimiser whose learning rate is not a finite number >= 0."""
+    sched = getattr(optimizer, "lr", None)
+    for value in getattr(sched, "base_lrs", None) or ():
+        try:
+            lr = float(np.asarray(value))
+        except (TypeError, ValueError):
+            continue
+        check_number("the optimizer's learning rate", lr, minimum=0.0,
+                     fix="Build it with a finite rate, e.g. braintools.optim.Adam(lr=1e-3).")
+
+
+def _check_time_steps(model, task, phases) -> None:
+    """A cell that integrates in time (``dt``, ``tau``) must step with the task's ``dt``.
+
+    Phases that set their own ``dt`` (``schedule=``) integrate the cells with it; only the
+    phases that keep the task's time step need the cells' own ``dt`` to match.
+    """
+    if all(p.dt is not None for p in phases):
+        return
+    for i, cell in enumerate(getattr(model, "layers", ())):
+        dt = getattr(cell, "dt", None)
+        if dt is None or not hasattr(cell, "tau") or float(dt) == float(task.dt):
+            continue
+        raise ConfigError(
+            f"layer {i} ({type(cell).__name__}) integrates with dt={float(dt):g} ms but task {task.name!r} "
+            f"has dt={float(task.dt):g} ms: its tau={float(cell.tau):g} ms would act as "
+            f"{float(cell.tau) * float(task.dt) / float(dt):g} ms. Build the model for the task: build_model(..., task=task) "
+            f"(or pass dt=task.dt to the cell); to train at another dt, use schedule=[Phase(..., dt=...)].")
+
+
 class _Held:
     """A value with a ``.value``, as ``save_checkpoint`` reads parameters."""
 
@@ -1022,7 +1097,7 @@ def train(model, task, optimizer=None, *, method: GradientMethod | None = None,
           schedule: Sequence[Phase] | None = None, config: TrainConfig | None = None,
           callbacks: Sequence[Callback] = (), population: Population | int | None = None,
           devices=None, chunk: int | None = None, resume_from: str | os.PathLike | None = None,
-          **settings) -> TrainResult:
+          penalties=(), **settings) -> TrainResult:
     """Train ``model`` on ``task``.
 
     Each step draws a fresh batch inside the compiled step (from ``seed`` and the step index),
@@ -1060,6 +1135,9 @@ def train(model, task, optimizer=None, *, method: GradientMethod | None = None,
         A checkpoint file or a run directory: continue from it (see :meth:`Trainer.restore`).
         Build ``model`` and ``optimizer`` as for the original run; with the same ``seed`` the
         result is bit-identical on the CPU to a run done in one go.
+    penalties : sequence of Penalty, optional
+        Regularisers added to the loss (:class:`WeightPenalty`, :class:`RatePenalty`,
+        :class:`CustomPenalty`), each reported per step under its name in ``result.aux``.
     **settings
         Any field of :class:`TrainConfig`: ``num_steps``, ``batch_size``, ``seed``, ``l2``,
         ``rate_l2``, ``clip_norm``, ``eval_every``, ``eval_trials``, ``log_every``,
@@ -1086,7 +1164,8 @@ def train(model, task, optimizer=None, *, method: GradientMethod | None = None,
     (20, 1)
     """
     trainer = Trainer(model, task, optimizer, method=method, schedule=schedule, config=config,
-                      callbacks=callbacks, population=population, devices=devices, chunk=chunk, **settings)
+                      callbacks=callbacks, population=population, devices=devices, chunk=chunk,
+                      penalties=penalties, **settings)
     if resume_from is not None:
         trainer.restore(resume_from)
     return trainer.run()

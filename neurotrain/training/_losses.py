@@ -10,6 +10,7 @@ from braintools.metric import softmax_cross_entropy_with_integer_labels
 
 from .._errors import ConfigError
 from .._validate import check_number
+from ._penalties import RatePenalty, check_penalties
 
 __all__ = ["masked_cross_entropy", "masked_mse", "l2_penalty", "rate_penalty", "Objective"]
 
@@ -63,7 +64,8 @@ def rate_penalty(activity) -> jax.Array:
 
 
 class Objective:
-    """The training loss: task loss + ``l2`` * L2 of the weights + ``rate_l2`` * mean rate².
+    """The training loss: task loss + ``l2`` * L2 of the weights + ``rate_l2`` * mean rate²
+    + the ``penalties``.
 
     The task loss is :func:`masked_cross_entropy` for class targets and :func:`masked_mse` for
     value targets. The L2 term covers every trainable parameter, as in brainstate's RNN
@@ -79,9 +81,29 @@ class Objective:
     target_type : {"class", "value"}
     l2, rate_l2 : float
         Non-negative penalty coefficients.
+    penalties : sequence of Penalty
+        More regularisers (:class:`~neurotrain.training.WeightPenalty`,
+        :class:`~neurotrain.training.RatePenalty`, :class:`~neurotrain.training.CustomPenalty`);
+        each adds ``coef * value`` to the loss and reports ``value`` under its name.
+    effective : callable, optional
+        ``effective(params) -> params``: the weights the network uses (e.g.
+        ``neurotrain.models.forward(model).effective_params``), on which weight penalties are
+        computed; default: the parameters as they are.
 
     Examples
     --------
+    >>> import jax.numpy as jnp
+    >>> from neurotrain.tasks import TrialBatch
+    >>> from neurotrain.training import RatePenalty, WeightPenalty
+    >>> obj = Objective("value", penalties=[WeightPenalty("l1", 0.5, "W_rec"), RatePenalty("l2", 1.0)])
+    >>> batch = TrialBatch(jnp.zeros((2, 1, 1)), jnp.zeros((2, 1, 1)), jnp.ones((2, 1)), {})
+    >>> params = {("layers", 0, "W_rec"): jnp.array([[2.0]]), ("readout", "W"): jnp.ones((1, 1))}
+    >>> total, aux = obj(jnp.ones((2, 1, 1)), jnp.full((2, 1, 1), 3.0), batch, params)
+    >>> float(total), {k: float(v) for k, v in aux.items()}
+    (11.0, {'task_loss': 1.0, 'l1_W_rec': 2.0, 'rate_l2': 9.0})
+
+    The built-in coefficients:
+
     >>> import jax, jax.numpy as jnp, neurotrain as nt
     >>> batch = nt.tasks.Integrator().sample(jax.random.PRNGKey(0), 2)
     >>> outputs, activity = batch.targets, jnp.ones((batch.num_steps, 2, 4))
@@ -91,7 +113,8 @@ class Objective:
     [0.0, 5.0, 1.0, 2.6]
     """
 
-    def __init__(self, target_type: str, *, l2: float = 0.0, rate_l2: float = 0.0):
+    def __init__(self, target_type: str, *, l2: float = 0.0, rate_l2: float = 0.0, penalties=(),
+                 effective=None):
         if target_type not in ("class", "value"):
             raise ConfigError(f"target_type must be 'class' or 'value'; got {target_type!r}.")
         self.target_type = target_type
@@ -99,6 +122,8 @@ class Objective:
         self.rate_l2 = check_number("rate_l2", rate_l2, minimum=0.0)
         #: which penalty terms are computed (static, decided when the objective is built)
         self.uses_l2, self.uses_rate = self.l2 > 0, self.rate_l2 > 0
+        self.penalties = check_penalties(penalties)
+        self.effective = effective
 
     def with_coefficients(self, **values) -> Objective:
         """A copy with other coefficient values (``l2=``, ``rate_l2=``; traced arrays are fine,
@@ -109,6 +134,38 @@ class Objective:
                 raise ConfigError(f"{name!r} is not a coefficient of the objective (l2, rate_l2).")
             setattr(new, name, v)
         return new
+
+    # --- penalties -----------------------------------------------------------------------------
+    def named_params(self, params) -> dict[str, jax.Array]:
+        """The effective weights by dotted path (what penalties see)."""
+        values = {k: getattr(v, "value", v) for k, v in params.items()}
+        if self.effective is not None:
+            values = self.effective(values)
+        return {(".".join(map(str, k)) if isinstance(k, tuple) else str(k)): v for k, v in values.items()}
+
+    def penalty_terms(self, params, activity, batch, *, which=None) -> dict[str, jax.Array]:
+        """``{name: value}`` of the penalties (all, or those for which ``which(p)`` is true)."""
+        pens = [p for p in self.penalties if which is None or which(p)]
+        if not pens:
+            return {}
+        named = self.named_params(params)
+        return {p.name: p.value(named, activity, batch) for p in pens}
+
+    def weight_penalty(self, params):
+        """``(coef-weighted sum, {name: value})`` of the penalties that do not use the activity
+        (online methods differentiate it apart, at the update)."""
+        terms = self.penalty_terms(params, None, None, which=lambda p: not p.uses_activity)
+        coefs = {p.name: p.coef for p in self.penalties}
+        return sum((coefs[k] * v for k, v in terms.items()), jnp.zeros(())), terms
+
+    def check_online(self, method_name: str) -> None:
+        """Refuse penalties that an online method cannot differentiate step by step."""
+        for p in self.penalties:
+            if p.uses_activity and not isinstance(p, RatePenalty):
+                raise ConfigError(
+                    f"{method_name}: penalty {p.name!r} uses the activity of the whole trial, which an online "
+                    f"method cannot differentiate step by step. Train with BPTT, or, if it reads the weights "
+                    f"only, build it with {type(p).__name__}(..., uses_activity=False).")
 
     def task_loss(self, outputs, targets, mask):
         if self.target_type == "class":
@@ -135,7 +192,7 @@ class Objective:
         return (((outputs_t - targets_t) ** 2) * mask_t).sum()
 
     def __call__(self, outputs, activity, batch, params):
-        """Return ``(total_loss, {"task_loss", "l2", "rate"})``."""
+        """Return ``(total_loss, {"task_loss", "l2", "rate", <penalty names>})``."""
         task = self.task_loss(outputs, batch.targets, batch.mask)
         aux = {"task_loss": task}
         total = task
@@ -145,4 +202,9 @@ class Objective:
         if self.uses_rate:
             aux["rate"] = rate_penalty(activity)
             total = total + self.rate_l2 * aux["rate"]
+        if self.penalties:
+            terms = self.penalty_terms(params, activity, batch)
+            for p in self.penalties:
+                aux[p.name] = terms[p.name]
+                total = total + p.coef * terms[p.name]
         return total, aux

@@ -24,6 +24,7 @@ from .._validate import check_choice, check_int, is_number
 from ..models import noise_disabled
 from ._losses import l2_penalty
 from ._methods import GradientMethod, max_abs, register_method, stateful_to_pure
+from ._penalties import RatePenalty
 
 __all__ = ["OnlineMethod", "DRTRL", "PPProp", "ESDRTRL"]
 
@@ -174,6 +175,7 @@ class OnlineMethod(GradientMethod):
         :func:`~neurotrain.training._methods.stateful_to_pure`. With ``apply=False`` the
         accumulated gradient is returned in place of the optimiser state."""
         objective = ctx.objective
+        objective.check_online(self.name)
         pstates = model.states(brainstate.ParamState)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # braintrace notes h0 "not found in the compiled model"
@@ -184,24 +186,43 @@ class OnlineMethod(GradientMethod):
         denom = objective.normaliser(batch.mask, model.num_out)
         rate_scale = objective.rate_l2 / (T * batch.batch_size * model.num_rec)
         zeros = {k: jnp.zeros_like(v.value) for k, v in pstates.items() if _is_initial_state(k)}
+        # penalties: of the rates, per step (their share of the trial mean); of the weights, at the update
+        rate_pens = tuple(p for p in objective.penalties if isinstance(p, RatePenalty))
+        step_scale = 1.0 / (T * batch.batch_size * model.num_rec)
+        start = {key: s.value for key, s in pstates.items()}
+        weight_total, weight_terms = objective.weight_penalty(start) if objective.penalties else (0.0, {})
+
+        def weight_penalty_grad():
+            values = {key: s.value for key, s in pstates.items()}
+            g = jax.grad(lambda v: objective.weight_penalty(v)[0])(values)
+            return {key: g[key] for key in online}
 
         def losses(x, y, m):
             h, activity = learner(x)
             task = objective.step_loss_sum(model.readout(h), y, m) / denom
             rate = rate_scale * jnp.sum(activity ** 2) if objective.uses_rate else 0.0
+            if rate_pens:
+                pens = tuple(step_scale * p.step_sum(activity) for p in rate_pens)
+                return task, rate, max_abs(activity), pens
             return task, rate, max_abs(activity)
 
         def step_loss(x, y, m):
-            task, rate, peak = losses(x, y, m)
-            return task + rate, (task, rate, peak)
+            task, rate, peak, *pens = losses(x, y, m)
+            total = task + rate
+            for p, v in zip(rate_pens, pens[0] if pens else ()):
+                total = total + p.coef * v
+            return total, (task, rate, peak, *pens)
 
         grad_fn = brainstate.transform.grad(step_loss, online, has_aux=True, return_value=True)
 
         # warm-up: evolve states and traces, no gradient; the loss is still reported
         seq = (batch.inputs, batch.targets, batch.mask)
+        warm_pens = tuple(0.0 for _ in rate_pens)
         if W:
-            wt, wr, wp = brainstate.transform.for_loop(losses, *jax.tree.map(lambda a: a[:W], seq))
+            wt, wr, wp, *wq = brainstate.transform.for_loop(losses, *jax.tree.map(lambda a: a[:W], seq))
             warm_task, warm_rate, warm_peak = wt.sum(), jnp.sum(wr), jnp.max(wp)
+            if wq:
+                warm_pens = tuple(jnp.sum(v) for v in wq[0])
         else:
             warm_task = warm_rate = warm_peak = 0.0
         rest = jax.tree.map(lambda a: a[W:], seq)
@@ -212,6 +233,9 @@ class OnlineMethod(GradientMethod):
         def update(acc, length, opt_state):
             if objective.uses_l2:  # the L2 gradient, spread over the updates by their length
                 acc = {key: acc[key] + (length / n) * 2.0 * objective.l2 * online[key].value for key in acc}
+            if weight_terms:      # so are the weight penalties' gradients
+                g = weight_penalty_grad()
+                acc = {key: acc[key] + (length / n) * g[key] for key in acc}
             current = {key: s.value for key, s in pstates.items()}
             new, opt_state, norm = ctx.update(current, opt_state, {**acc, **zeros})
             for key, s in pstates.items():
@@ -220,15 +244,18 @@ class OnlineMethod(GradientMethod):
 
         if k == n:  # one update per sequence
             def body(acc, s):
-                g, _, (task, rate, peak) = grad_fn(*s)
-                return jax.tree.map(jnp.add, acc, g), (task, rate, peak)
+                g, _, (task, rate, peak, *pens) = grad_fn(*s)
+                return jax.tree.map(jnp.add, acc, g), (task, rate, peak, *pens)
 
-            acc, (task, rate, peak) = brainstate.transform.scan(body, init, rest)
+            acc, (task, rate, peak, *pens) = brainstate.transform.scan(body, init, rest)
             if apply:
                 opt_state, norm = update(acc, n, opt_state)
-            else:   # the gradient of the batch, as BPTT's (the L2 term included)
+            else:   # the gradient of the batch, as BPTT's (the L2 term and the penalties included)
                 if objective.uses_l2:
                     acc = {key: acc[key] + 2.0 * objective.l2 * online[key].value for key in acc}
+                if weight_terms:
+                    g = weight_penalty_grad()
+                    acc = {key: acc[key] + g[key] for key in acc}
                 opt_state = {**acc, **zeros}
                 norm = jnp.sqrt(sum(jnp.sum(g ** 2) for g in jax.tree.leaves(opt_state)))
         else:  # an update every k steps (and at the end), in one scan with a conditional update
@@ -239,7 +266,7 @@ class OnlineMethod(GradientMethod):
             def body(carry, s):
                 acc, opt_state, norm = carry
                 (x, y, m), end, length = s
-                g, _, (task, rate, peak) = grad_fn(x, y, m)
+                g, _, (task, rate, peak, *pens) = grad_fn(x, y, m)
                 acc = jax.tree.map(jnp.add, acc, g)
 
                 def do_update(acc, opt_state, norm):
@@ -248,9 +275,9 @@ class OnlineMethod(GradientMethod):
 
                 carry = brainstate.transform.cond(end, do_update, lambda a, o, nm: (a, o, nm),
                                                   acc, opt_state, norm)
-                return carry, (task, rate, peak)
+                return carry, (task, rate, peak, *pens)
 
-            (_, opt_state, norm), (task, rate, peak) = brainstate.transform.scan(
+            (_, opt_state, norm), (task, rate, peak, *pens) = brainstate.transform.scan(
                 body, (init, opt_state, jnp.zeros((), jnp.float32)), (rest, ends, lengths))
         task_loss = warm_task + task.sum()
         aux = {"task_loss": task_loss, "grad_norm": norm}
@@ -261,6 +288,13 @@ class OnlineMethod(GradientMethod):
         if objective.uses_rate:
             aux["rate"] = (warm_rate + jnp.sum(rate)) / objective.rate_l2
             loss = loss + objective.rate_l2 * aux["rate"]
+        for p, w, v in zip(rate_pens, warm_pens, pens[0] if pens else ()):
+            aux[p.name] = w + jnp.sum(v)
+            loss = loss + p.coef * aux[p.name]
+        for name, v in weight_terms.items():
+            aux[name] = v
+        if weight_terms:
+            loss = loss + weight_total
         if ctx.monitor:
             aux["max_activity"] = jnp.maximum(warm_peak, jnp.max(peak))
         return {key: s.value for key, s in pstates.items()}, opt_state, loss, aux

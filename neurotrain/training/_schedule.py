@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .._errors import ConfigError
-from .._validate import check_bool, check_int, check_number
+from .._validate import check_bool, check_choice, check_int, check_number
 
 __all__ = ["Phase", "resolve_schedule"]
 
@@ -47,6 +47,12 @@ class Phase:
         ``metric`` reaches this value (``>=`` if higher is better, else ``<=``).
     metric : str, optional
         The metric ``until`` refers to (default: the task's primary metric).
+    until_on : {"task", "phase"}
+        Which held-out trials ``until`` is scored on: those of the task given to ``train``
+        (``"task"``, default) or those of this phase's own task (``"phase"``: a curriculum
+        stage passes when it is mastered; see :func:`~neurotrain.training.curriculum`). With
+        ``"phase"`` in a schedule, every evaluation also reports the current phase's scores as
+        ``stage_<metric>`` (NaN in phases scored on the training task).
     reset_optimizer : bool
         Start the phase with fresh optimiser moments (default: carry them over).
     name : str
@@ -76,6 +82,7 @@ class Phase:
     metric: str | None = None
     reset_optimizer: bool = False
     name: str = ""
+    until_on: str = "task"
 
     def __post_init__(self):
         set_ = object.__setattr__
@@ -84,6 +91,8 @@ class Phase:
         set_(self, "lr_scale", check_number("Phase.lr_scale", self.lr_scale, minimum=0.0))
         set_(self, "until", check_number("Phase.until", self.until, allow_none=True))
         set_(self, "reset_optimizer", check_bool("Phase.reset_optimizer", self.reset_optimizer))
+        set_(self, "until_on", check_choice("Phase.until_on", self.until_on, ("task", "phase"),
+                                            fix="'phase' scores until on this phase's own task."))
         if not isinstance(self.options, Mapping):
             raise ConfigError(f"Phase.options must be a dict of method options; got {self.options!r}.")
         set_(self, "options", dict(self.options))
@@ -92,7 +101,7 @@ class Phase:
         """A JSON-serialisable description (for results and run directories)."""
         return {"name": self.name, "steps": self.steps, "dt": self.dt, "lr_scale": self.lr_scale,
                 "options": dict(self.options), "until": self.until, "metric": self.metric,
-                "reset_optimizer": self.reset_optimizer,
+                "reset_optimizer": self.reset_optimizer, "until_on": self.until_on,
                 "task": None if self.task is None else self.task.config()}
 
 
