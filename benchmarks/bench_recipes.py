@@ -118,7 +118,8 @@ def run_case(case: str, seed: int, *, quick: bool = False) -> dict:
         t0 = time.perf_counter()
         result = train_run(opts)
         row = {"case": case, "seed": seed, "status": result.status, "wall_s": time.perf_counter() - t0,
-               "load_1min": [load0, os.getloadavg()[0]], "date": datetime.date.today().isoformat()}
+               "load_1min": [load0, os.getloadavg()[0]], "date": datetime.date.today().isoformat(),
+               "commit": git_commit()}
         s = result.summary
         if result.status != "completed":
             row["error"] = result.error or s.get("stop_reason")
@@ -181,10 +182,12 @@ def _score_fmt(metric):
 
 
 def render(rows: list[dict], settings: dict) -> str:
+    commits = sorted({r.get("commit", "?") for r in rows})
     lines = [
         "# Recipes over seeds: `neurotrain train --task NAME` for every registered task",
         "",
-        f"- date: {settings['date']}; commit {settings['commit']}",
+        f"- date: {settings['date']}; commit {settings['commit']}"
+        + (f"; the runs are of commits {', '.join(commits)} (per case below)" if len(commits) > 1 else ""),
         f"- machine: {settings['machine']}; shared with other jobs: the 1-minute load average, read "
         f"before and after each run, was {settings['load']} (on 2 cores), so the times are upper bounds "
         "for an idle machine",
@@ -202,8 +205,9 @@ def render(rows: list[dict], settings: dict) -> str:
         "- floating-point results differ between CPUs (and thread counts): another machine gives other numbers "
         "for the same seed; compare the ranges",
         "",
-        "| case | recipe | criterion | seeds | met | fresh | best held-out | last held-out | steps | train s (median) |",
-        "|---|---|---|---:|---:|---|---|---|---|---:|",
+        "| case | recipe | criterion | seeds | met | fresh | best held-out | last held-out | steps | train s (median) "
+        "| commit |",
+        "|---|---|---|---:|---:|---|---|---|---|---:|---|",
     ]
     notes = []
     for case, task_name, params, method, _seeds, why in CASES:
@@ -227,7 +231,8 @@ def render(rows: list[dict], settings: dict) -> str:
             fresh += " (gap " + _stats([r.get("criterion_value") for r in done], lambda v: f"{100 * v:.1f}") + ")"
         lines.append(f"| {case} | {recipe} | {crit} | {len(rs)} | **{met}/{len(rs)}** | "
                      f"{fresh} | {_stats([r.get('best') for r in done], fmt)} | "
-                     f"{_stats([r.get('last') for r in done], fmt)} | {steps} | {train:.0f} |")
+                     f"{_stats([r.get('last') for r in done], fmt)} | {steps} | {train:.0f} | "
+                     f"{', '.join(sorted({r.get('commit', '?') for r in rs}))} |")
         ran = ", ".join(str(r["seed"]) for r in sorted(rs, key=lambda r: r["seed"]))
         if len(rs) < len(_seeds):
             notes.append(f"- {case}: seeds {ran}, {len(rs)} of the case's {len(_seeds)}: the others did not fit in "
