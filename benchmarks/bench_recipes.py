@@ -186,7 +186,7 @@ def render(rows: list[dict], settings: dict) -> str:
     lines = [
         "# Recipes over seeds: `neurotrain train --task NAME` for every registered task",
         "",
-        f"- date: {settings['date']}; commit {settings['commit']}"
+        f"- date: {settings['date']}; rendered at commit {settings['commit']}"
         + (f"; the runs are of commits {', '.join(commits)} (per case below)" if len(commits) > 1 else ""),
         f"- machine: {settings['machine']}; shared with other jobs: the 1-minute load average, read "
         f"before and after each run, was {settings['load']} (on 2 cores), so the times are upper bounds "
@@ -235,7 +235,7 @@ def render(rows: list[dict], settings: dict) -> str:
                      f"{', '.join(sorted({r.get('commit', '?') for r in rs}))} |")
         ran = ", ".join(str(r["seed"]) for r in sorted(rs, key=lambda r: r["seed"]))
         if len(rs) < len(_seeds):
-            notes.append(f"- {case}: seeds {ran}, {len(rs)} of the case's {len(_seeds)}: the others did not fit in "
+            notes.append(f"- {case}: {len(rs)} of the case's {len(_seeds)} seeds (seeds {ran}); the others did not fit in "
                          f"the sweep's CPU budget ({settings.get('budget', 'not run yet')})"
                          + (f"; the case has fewer seeds because {why}" if why else ""))
         elif len(rs) < len(ALL_SEEDS):
@@ -267,6 +267,17 @@ def render(rows: list[dict], settings: dict) -> str:
 
 
 NOTES = """\
+The copy rows are of the copy recipe of commit e218ce6 (Adam 0.01 along a cosine to 1e-4 over
+2000 + 70 x delay steps). The recipe before it (commit 90b5d1c: an exponential decay to 1e-3
+over 1500 + 70 x delay steps) met the criterion on 5/5 seeds at delay 10 (99.6-100.0 %), 4/5 at
+delay 20 (seed 0: 96.8 %; the others 99.5-99.8 %) and 3/3 at delay 50 (99.4-99.6 %); that miss
+is why it changed. The other rows ran at commit 90b5d1c (before main was merged) or e218ce6
+(after); their recipes are the same in both.
+
+copy-10-drtrl was not run: a D-RTRL step of this GRU took about 0.94 s here, so its 3000
+steps are about 47 min per seed. One pilot run of seed 0 before the sweep (the same settings,
+1000 held-out trials) reached 92.5 % on fresh trials; one seed is not a result.
+
 Regenerate with `python benchmarks/bench_recipes.py` (resumable; `--render-only` rewrites this
 file from `recipes.json`). The recipes themselves are in `neurotrain/training/_recipe_book.py`;
 `neurotrain tasks --recipe NAME` prints one."""
