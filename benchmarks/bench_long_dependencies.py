@@ -5,7 +5,7 @@ Two parts:
 * ``--part cost``: the cost of one training step of each method at the same fine ``dt`` (the
   skip methods in a skip stage, CD in its coarse stage), measured in one process with calls
   interleaved (medians). Target: a CD/SCTT/DASC step costs <= 1.3x a plain step.
-* ``--part reproduce``: the paper's claim on this machine's budget. Leaky ReLU RNNs (50 units,
+* ``--part reproduce``: the paper's claim on this machine's budget (see the results file for the settings).
   dt = 5 ms, white recurrent noise, Adam 2e-3, batch 20) learn Soo et al.'s delayed-go task
   (structure B, ``dlygo``) with a 1 s delay and longer delays, and the rule-reversal task; each
   method trains ``--networks`` networks (seeds) for at most ``--steps`` steps, stopping at the
@@ -42,7 +42,8 @@ from _common import loadavg, machine  # noqa: E402  (benchmarks/ is on sys.path)
 import neurotrain as nt
 
 RESULTS = Path(__file__).resolve().parent / "results"
-LR, BATCH, NUM_REC, SIGMA = 2e-3, 20, 50, 0.05
+LR, BATCH, NUM_REC, SIGMA, CLIP = 2e-3, 20, 50, 0.05, 1.0
+THETA, BETA0 = 10, 0.5
 
 
 def dlygo(delay_ms: float, dt: float = 5.0):
@@ -50,18 +51,33 @@ def dlygo(delay_ms: float, dt: float = 5.0):
     return nt.tasks.SooB(dt=dt, rules=("dlygo",), timing=(("delay1", ("uniform", delay_ms - 100, delay_ms + 100)),))
 
 
-def methods(stage_steps: int, theta: int = 10):
-    return {
-        "base": nt.training.BPTT(),
-        "cd": nt.training.CD(theta=theta, stages=2, stage_steps=stage_steps),
-        "sctt": nt.training.SCTT(theta=theta, beta0=0.5, stages=2, stage_steps=stage_steps),
-        "dasc": nt.training.DASC(theta=theta, beta0=0.5, stages=2, stage_steps=stage_steps),
-    }
+def dms(delay_ms: float, dt: float = 5.0):
+    """Soo et al.'s delayed match-to-sample (structure C) with a delay of ``delay_ms`` +- 100 ms."""
+    return nt.tasks.SooC(dt=dt, rules=("dms",), timing=(("delay1", ("uniform", delay_ms - 100, delay_ms + 100)),))
+
+
+#: every method of the comparison (the stage steps are set per run); CD's coarse step is
+#: THETA fine steps, as the skip length of SCTT and DASC
+METHOD_NAMES = ("base", "cd", "cd-reset", "sctt", "dasc")
+
+
+def make_method(name: str, stage_steps: int, until: float):
+    if name == "base":
+        return nt.training.BPTT()
+    if name in ("cd", "cd-reset"):
+        return nt.training.CD(factors=(THETA,), stage_steps=stage_steps, until=until,
+                              reset_optimizer=name == "cd-reset")
+    cls = {"sctt": nt.training.SCTT, "dasc": nt.training.DASC}[name]
+    return cls(theta=THETA, beta0=BETA0, stages=2, stage_steps=stage_steps, until=until)
+
+
+def methods(stage_steps: int, until: float = 0.9):
+    return {n: make_method(n, stage_steps, until) for n in ("base", "cd", "sctt", "dasc")}
 
 
 def build(task, seed):
     brainstate.random.seed(seed)
-    return nt.models.build_model("leaky", num_rec=NUM_REC, task=task, sigma_rec=SIGMA)
+    return nt.models.build_model("leaky", num_rec=NUM_REC, task=task, sigma_rec=SIGMA, w_rec_init="identity")
 
 
 # --------------------------------------------------------------------------------------------
@@ -112,7 +128,7 @@ def train_one(task, method, seed, steps, eval_every, criterion, metric):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = nt.train(model, task, braintools.optim.Adam(LR), method=method, num_steps=steps, batch_size=BATCH,
-                       eval_every=eval_every, eval_trials=200, seed=seed, callbacks=[stop])
+                       eval_every=eval_every, eval_trials=200, seed=seed, clip_norm=CLIP, callbacks=[stop])
     wall = time.perf_counter() - t0
     curve = res.eval_metrics[metric]
     reached = [int(s) for s, v in zip(res.eval_steps, curve) if v >= criterion]
@@ -122,22 +138,41 @@ def train_one(task, method, seed, steps, eval_every, criterion, metric):
             "curve": [float(v) for v in curve], "phases": res.phases}
 
 
-def reproduce(tasks, networks, steps, eval_every, criterion, log=print):
-    runs = []
+def task_list(names, delays):
+    """(label, task, metric) of each task asked for."""
+    out = []
+    for name in names:
+        if name == "rule-reversal":
+            out.append(("rule reversal (dt 10 ms)", nt.tasks.RuleReversal(dt=10.0), "accuracy"))
+            continue
+        for d in delays:
+            make = {"dlygo": dlygo, "dms": dms}[name]
+            out.append((f"{name}, {d / 1000:g} s delay", make(d), "perf"))
+    return out
+
+
+def reproduce(tasks, method_names, seeds, steps, eval_every, criterion, done, save, log=print):
+    """Train every (task, method, seed) not in ``done`` (keyed by label/method/seed); ``save``
+    after each run so that an interrupted sweep goes on where it stopped."""
     for label, task, metric in tasks:
-        for name, m in methods(stage_steps=steps // 3).items():
-            for seed in range(networks):
-                r = train_one(task, m, seed, steps, eval_every, criterion, metric)
-                r.update(task=label, method=name, metric=metric)
-                runs.append(r)
-                log(f"{label:22s} {name:5s} seed {seed}: reached at {r['reached_at']}, final {metric} "
-                    f"{r['final']:.3f}, {r['steps']} steps in {r['wall_s']:.0f} s")
-    return runs
+        for name in method_names:
+            for seed in seeds:
+                key = f"{label}|{name}|{seed}"
+                if key in done:
+                    continue
+                r = train_one(task, make_method(name, steps // 2, criterion), seed, steps, eval_every,
+                              criterion, metric)
+                r.update(task=label, method=name, metric=metric, budget=steps)
+                done[key] = r
+                save()
+                log(f"{label:24s} {name:8s} seed {seed}: reached at {r['reached_at']}, final {metric} "
+                    f"{r['final']:.3f}, {r['steps']} steps in {r['wall_s']:.0f} s", flush=True)
+    return done
 
 
-def table(runs, networks, criterion) -> str:
-    lines = ["| task | method | reached criterion | median steps to it | median wall time to it (s) "
-             "| final score: median [min, max] |", "|---|---|---:|---:|---:|---:|"]
+def table(runs, criterion) -> str:
+    lines = ["| task | method | networks reaching the criterion | median steps to it | median wall time to it "
+             "(s) | final score: median [min, max] | budget (steps) |", "|---|---|---:|---:|---:|---:|---:|"]
     keys = []
     for r in runs:
         if (r["task"], r["method"]) not in keys:
@@ -148,8 +183,9 @@ def table(runs, networks, criterion) -> str:
         steps = f"{statistics.median(r['reached_at'] for r in ok):.0f}" if ok else "-"
         wall = f"{statistics.median(r['wall_s'] for r in ok):.0f}" if ok else "-"
         f = [r["final"] for r in rs]
+        budgets = sorted({r["budget"] for r in rs})
         lines.append(f"| {task} | {method} | {len(ok)}/{len(rs)} | {steps} | {wall} | "
-                     f"{np.median(f):.3f} [{min(f):.3f}, {max(f):.3f}] |")
+                     f"{np.median(f):.3f} [{min(f):.3f}, {max(f):.3f}] | {'/'.join(map(str, budgets))} |")
     return "\n".join(lines)
 
 
@@ -161,66 +197,99 @@ def figure(runs, path: Path, criterion: float) -> None:
 
     tasks = list(dict.fromkeys(r["task"] for r in runs))
     fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks), 3.4), squeeze=False)
-    colors = {"base": "0.4", "cd": "tab:blue", "sctt": "tab:orange", "dasc": "tab:green"}
+    colors = {"base": "0.3", "cd": "tab:blue", "cd-reset": "tab:cyan", "sctt": "tab:orange", "dasc": "tab:green"}
     for ax, task in zip(axes[0], tasks):
+        seen = set()
         for r in runs:
             if r["task"] == task:
-                ax.plot(r["eval_steps"], r["curve"], color=colors[r["method"]], alpha=0.7, lw=1,
-                        label=r["method"] if r["seed"] == 0 else None)
+                ax.plot(r["eval_steps"], r["curve"], color=colors[r["method"]], alpha=0.75, lw=1,
+                        label=None if r["method"] in seen else r["method"])
+                seen.add(r["method"])
         ax.axhline(criterion, color="k", ls=":", lw=0.8)
         ax.set_title(task, fontsize=9)
         ax.set_xlabel("training step")
         ax.set_ylim(-0.02, 1.02)
-    axes[0][0].set_ylabel("held-out score")
+    axes[0][0].set_ylabel("held-out score (plain model)")
     axes[0][0].legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
+def render(data, criterion) -> str:
+    text = ["# Long-term dependencies: base BPTT vs CD, SCTT, DASC (Soo, Goudar & Wang 2023)\n",
+            "Generated by `benchmarks/bench_long_dependencies.py` (runs: "
+            + "; ".join(f"`{c}`" for c in data.get("commands", [])) + ").",
+            f"\n- Machine: {data.get('machine')}; load averages: {', '.join(data.get('loads', []))}.",
+            f"- Networks: leaky ReLU, {NUM_REC} units, tau 100 ms, dt 5 ms, white recurrent noise "
+            f"sigma_rec {SIGMA}, identity initial W_rec; Adam {LR}, batch {BATCH}, gradient clipping "
+            f"{CLIP}; one network per seed (seeds 0, 1, ...), one after another.",
+            f"- Methods: base = plain BPTT at 5 ms; cd = CD with a {THETA * 5} ms step ({THETA} x 5 ms) for "
+            f"up to half the budget, then 5 ms, Adam's moments carried over; cd-reset = the same with Adam "
+            f"restarted at the stage change (what the authors' code does); sctt / dasc = skip length "
+            f"{THETA} fine steps, beta {BETA0} then 1 (2 stages, the first up to half the budget). Every stage "
+            f"ends early at the criterion; every evaluation runs the plain 5 ms model.",
+            f"- Criterion: held-out score >= {criterion} on 200 fresh trials, every {data.get('eval_every')} "
+            f"steps (`perf` of the Soo tasks: response direction within 0.2 pi and fixation kept; rule "
+            f"reversal: `accuracy` of the response steps). Training stops at the criterion. Final score: "
+            f"`evaluate` on 400 trials of another seed."]
+    if data.get("cost"):
+        text += ["\n## The cost of a training step (dlygo, 1 s delay, dt 5 ms, 50 units, batch 20)\n",
+                 "Medians of interleaved calls in one process; each method timed in its first stage (CD in its "
+                 "coarse stage: fewer steps; SCTT/DASC in their skip stage).\n",
+                 "| method | ms per step | x base | phase timed | T (steps) |", "|---|---:|---:|---|---:|"]
+        text += [f"| {r['method']} | {r['ms']:.1f} | {r['ratio']:.2f} | {r['phase']} | {r['T']} |"
+                 for r in data["cost"]]
+    runs = list(data.get("runs", {}).values())
+    if runs:
+        text += ["\n## Within a budget of steps\n", table(runs, criterion),
+                 "\n![held-out score per network](long_dependencies.png)"]
+    return "\n".join(text) + "\n"
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--part", choices=("cost", "reproduce", "both"), default="both")
+    ap.add_argument("--part", choices=("cost", "reproduce", "both", "render"), default="both")
     ap.add_argument("--quick", action="store_true", help="a smoke run: tiny budgets, writes nothing")
-    ap.add_argument("--networks", type=int, default=4, help="networks (seeds) per method and task")
+    ap.add_argument("--tasks", nargs="+", default=["dlygo"], choices=("dlygo", "dms", "rule-reversal"))
+    ap.add_argument("--delays", type=float, nargs="+", default=[1000.0, 4000.0], help="delays (ms)")
+    ap.add_argument("--methods", nargs="+", default=list(METHOD_NAMES), choices=METHOD_NAMES)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="one network per seed")
     ap.add_argument("--steps", type=int, default=1500, help="training budget per network")
     ap.add_argument("--eval-every", type=int, default=100)
     ap.add_argument("--criterion", type=float, default=0.9)
-    ap.add_argument("--delays", type=float, nargs="+", default=[1000.0, 2000.0], help="delays (ms) of dlygo")
-    ap.add_argument("--rule-reversal", action="store_true", help="include the rule-reversal task")
     ap.add_argument("--reps", type=int, default=20, help="timed steps per method (cost part)")
     args = ap.parse_args(argv)
+    json_path = RESULTS / "long_dependencies.json"
     if args.quick:
-        args.networks, args.steps, args.eval_every, args.reps, args.delays = 1, 12, 6, 3, [1000.0]
-    load_before = loadavg()
-    out = {"machine": machine(), "args": vars(args)}
-    text = ["# Long-term dependencies: base BPTT vs CD, SCTT, DASC\n",
-            f"Generated by `python benchmarks/bench_long_dependencies.py {' '.join(argv or sys.argv[1:])}`.",
-            f"\n- Machine: {machine()}; load before {load_before}."]
-    if args.part in ("cost", "both"):
-        rows = step_cost(args.reps)
-        out["cost"] = rows
-        text += ["\n## The cost of a training step (dlygo, 1 s delay, dt 5 ms, 50 units, batch 20)\n",
-                 "| method | ms per step | x plain | phase timed | T (steps) |", "|---|---:|---:|---|---:|"]
-        text += [f"| {r['method']} | {r['ms']:.1f} | {r['ratio']:.2f} | {r['phase']} | {r['T']} |" for r in rows]
-    if args.part in ("reproduce", "both"):
-        tasks = [(f"dlygo, {d / 1000:g} s delay", dlygo(d), "perf") for d in args.delays]
-        if args.rule_reversal:
-            tasks.append(("rule reversal", nt.tasks.RuleReversal(), "accuracy"))
-        runs = reproduce(tasks, args.networks, args.steps, args.eval_every, args.criterion)
-        out["runs"] = runs
-        text += [f"\n## Within a budget of {args.steps} steps ({args.networks} networks per method, criterion "
-                 f"{args.criterion} on 200 held-out trials every {args.eval_every} steps)\n",
-                 table(runs, args.networks, args.criterion)]
+        args.seeds, args.steps, args.eval_every, args.reps, args.delays = [0], 12, 6, 3, [1000.0]
+        data: dict = {"runs": {}}
+    else:
+        data = json.loads(json_path.read_text()) if json_path.exists() else {"runs": {}}
+        data.setdefault("runs", {})
+    if not args.quick and args.part != "render":
+        data["machine"] = machine()
+        data["eval_every"] = args.eval_every
+        data.setdefault("commands", []).append(
+            "python benchmarks/bench_long_dependencies.py " + " ".join(argv if argv is not None else sys.argv[1:]))
+        data.setdefault("loads", []).append(loadavg())
+
+    def save():
         if not args.quick:
-            figure(runs, RESULTS / "long_dependencies.png", args.criterion)
-            text.append("\n![held-out score per network](long_dependencies.png)")
-    text.append(f"\n- Load after: {loadavg()}.")
-    report = "\n".join(text) + "\n"
+            json_path.write_text(json.dumps(data, indent=1, default=str))
+
+    if args.part in ("cost", "both"):
+        data["cost"] = step_cost(args.reps)
+        save()
+    if args.part in ("reproduce", "both"):
+        reproduce(task_list(args.tasks, args.delays), args.methods, args.seeds, args.steps, args.eval_every,
+                  args.criterion, data["runs"], save)
+    report = render(data, args.criterion)
     print(report)
     if not args.quick:
+        if data["runs"]:
+            figure(list(data["runs"].values()), RESULTS / "long_dependencies.png", args.criterion)
         (RESULTS / "long_dependencies.md").write_text(report)
-        (RESULTS / "long_dependencies.json").write_text(json.dumps(out, indent=1, default=str))
     return 0
 
 

@@ -200,3 +200,78 @@ def test_closed_loop_training_evaluation_and_recording():
     with warnings.catch_warnings(), pytest.raises(nt.ConfigError, match="cannot train on the closed-loop task"):
         warnings.simplefilter("ignore")
         nt.train(model, task, method=DRTRL(), num_steps=2, batch_size=4)
+
+
+# --- Soo et al.'s model options: OU recurrent noise, sigmoid population readout -------------------
+def test_ou_noise_has_the_stationary_variance_and_correlation_time_of_its_definition():
+    """eta_{t+1} = (1 - a) eta_t + sqrt(2a) xi_t, a = dt/tau_noise: var 1/(1 - a/2) ~ 1 and
+    lag-k autocorrelation (1 - a)^k; the noise enters as sigma_rec * eta inside f."""
+    cell = nt.models.LeakyRNNCell(2, 200, tau=100.0, dt=5.0, sigma_rec=0.1, noise="ou", tau_noise=50.0)
+    assert cell.state_names == ("h", "eta") and cell.tau_noise == 50.0
+    fwd = nt.models.RNN(cell, 1).forward()
+    out = fwd.run(fwd.params(), jnp.zeros((3000, 1, 2)), key=jax.random.PRNGKey(3), record_state=True)
+    eta = np.asarray(out[3][500:, 0, 200:], np.float64)     # past the start from eta = 0
+    a = 5.0 / 50.0
+    assert abs(eta.var() - 1.0 / (1.0 - a / 2.0)) < 0.05
+    for lag in (5, 10, 20):
+        rho = np.mean(eta[lag:] * eta[:-lag]) / eta.var()
+        assert abs(rho - (1.0 - a) ** lag) < 0.03, (lag, rho)
+    # one step by hand: the pre-activation holds sigma_rec * eta, eta decays and gets its drive
+    p = cell.param_values()
+    h0, e0 = jnp.full((1, 200), 0.3), jnp.full((1, 200), 0.7)
+    x = jnp.ones((1, 2))
+    k = jax.random.PRNGKey(7)
+    h1, e1 = cell.step(p, (h0, e0), x, key=k)
+    xi = jax.random.normal(jax.random.split(k)[1], (1, 200))
+    pre = h0 @ p["W_rec"] + x @ p["W_in"] + p["b"] + 0.1 * e0
+    np.testing.assert_allclose(h1, 0.95 * h0 + 0.05 * jax.nn.relu(pre), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(e1, 0.9 * e0 + np.sqrt(0.2) * xi, rtol=1e-5, atol=1e-6)
+    # a coarse step (CD) uses its own constants; without a key the drive is off
+    _, e_cd = cell.step(p, (h0, e0), x, dt=25.0)
+    np.testing.assert_allclose(e_cd, 0.5 * e0, rtol=1e-6)
+
+
+def test_ou_noise_cell_options_round_trip_and_bad_values():
+    cell = nt.models.LeakyRNNCell(3, 8, dt=10.0, sigma_rec=0.1, noise="ou", train_h0=True)
+    assert cell.tau_noise == 100.0 and "eta0" not in cell.param_names() and "h0" in cell.param_names()
+    h, eta = cell.initial_state(cell.param_values(), 4)
+    assert h.shape == eta.shape == (4, 8) and not np.asarray(eta).any()
+    model = nt.models.RNN(cell, 2, readout_activation="sigmoid")
+    again = nt.models.model_from_config(model.config())
+    assert again.layers[0].noise_process == "ou" and again.layers[0].tau_noise == 100.0
+    assert again.readout.activation == "sigmoid" and again.state_size == 16
+    with pytest.raises(nt.ConfigError, match="noise must be one of 'white', 'ou'; got 'pink'"):
+        nt.models.LeakyRNNCell(3, 8, noise="pink")
+    with pytest.raises(nt.ConfigError, match="tau_noise=50.0 only applies"):
+        nt.models.LeakyRNNCell(3, 8, tau_noise=50.0)
+    with pytest.raises(nt.ConfigError, match="tau_noise"):
+        nt.models.LeakyRNNCell(3, 8, dt=20.0, noise="ou", tau_noise=10.0)
+    with pytest.raises(nt.ConfigError, match="readout_activation"):
+        nt.models.RNN(nt.models.LeakyRNNCell(3, 8), 2, readout_activation="softmax")
+
+
+def test_sigmoid_readout_and_ou_noise_train_with_skip_methods_and_analysis():
+    """Soo et al.'s model: inputs to the first 40 % of units, readout sigmoid(W u[20:40]) of a
+    subset, OU noise, tau/2 for the last 20 %; DASC trains it, the fixed points have eta = 0."""
+    task = nt.tasks.SooA(dt=20.0, rules=("go",))
+    n = 50
+    w_in_mask = np.zeros((task.num_in, n), bool)
+    w_in_mask[:, :20] = True
+    readout_mask = np.zeros((n, task.num_out), bool)
+    readout_mask[20:40] = True
+    tau = np.where(np.arange(n) < 40, 100.0, 50.0)
+    model = leaky(task, num_rec=n, noise="ou", sigma_rec=0.1, tau=tau, w_in_mask=w_in_mask,
+                  readout_mask=readout_mask, readout_activation="sigmoid")
+    fwd = model.forward()
+    batch = task.sample(jax.random.PRNGKey(0), 4)
+    y, h, _ = fwd.run(fwd.params(), batch.inputs)
+    lin = h @ fwd.params()[("readout", "W")] + fwd.params()[("readout", "b")]
+    np.testing.assert_allclose(y, jax.nn.sigmoid(lin), rtol=1e-5, atol=1e-6)
+    result = nt.train(model, task, braintools.optim.Adam(2e-3), method=DASC(theta=5, beta0=0.5, stages=2,
+                      stage_steps=4), num_steps=8, batch_size=8, eval_every=4, eval_trials=16)
+    assert np.isfinite(np.asarray(result.loss)).all() and [p["name"] for p in result.phases] == ["dasc stage 0", "plain"]
+    W_in = model.effective_weights()["layers.0.W_in"]
+    assert not np.asarray(W_in)[:, 20:].any()
+    act = nt.analysis.record_activity(model, task, num_trials=8, full_state=True)
+    fp = nt.analysis.find_fixed_points(model, np.zeros(task.num_in), activity=act)
+    assert fp.points.shape[1] == 2 * n and np.abs(np.asarray(fp.points)[:, n:]).max() < 1e-6

@@ -2,7 +2,7 @@
 
 The central check: a ``neurotrain train`` process killed with SIGKILL at a random moment and
 resumed with ``--resume`` ends with parameters (and ``metrics.csv``) bit-identical to the same
-run done in one go, for BPTT and for D-RTRL; each killed run was replacing an earlier run in
+run done in one go, for BPTT, D-RTRL and SCTT (a staged method); each killed run was replacing an earlier run in
 its directory. A second slow test kills a replacement just before and just after it swaps
 the new run in: the old run is then whole (and evaluable, resumable), or the new one resumable. Four small processes run side by side (two
 references, two victims), then the two resumptions; being subprocess training runs, these two
@@ -35,7 +35,15 @@ from neurotrain.io import checkpoint_path, latest_checkpoint, list_checkpoints, 
 from neurotrain.training import Trainer
 from neurotrain.training._callbacks import Callback, Checkpoint, CSVLogger
 
-METHODS = ("bptt", "d-rtrl")
+METHODS = ("bptt", "d-rtrl", "sctt")
+#: the staged method (Soo et al.'s skip connections) gets two stages of 75 steps: the kill lands
+#: in the skip stage or in the plain one, and the resumption must pick up inside it
+METHOD_ARGS = {"sctt": ["--method-param", "theta=2", "--method-param", "beta0=0.5",
+                        "--method-param", "stage_steps=75"]}
+
+
+def _method(m):
+    return ["--method", m, *METHOD_ARGS.get(m, [])]
 STEPS = 150
 RUN = ["train", "--task", "copy", "--task-param", "length=2", "--task-param", "delay=3",
        "--cell", "leaky", "--cell-param", "sigma_rec=0.1", "--hidden", "8", "--batch-size", "4",
@@ -98,14 +106,14 @@ def killed_runs(tmp_path_factory):
     for m in METHODS:   # each victim replaces an earlier run: the kill lands in a replacement
         code, _, err = _cli(EARLIER + ["--out", str(base / f"{m}-killed")])
         assert code == 0, err
-    refs = {m: _start(RUN + ["--method", m, "--out", str(base / f"{m}-ref")], base) for m in METHODS}
-    victims = {m: _start(RUN + ["--method", m, "--out", str(base / f"{m}-killed")], base) for m in METHODS}
+    refs = {m: _start(RUN + _method(m) + ["--out", str(base / f"{m}-ref")], base) for m in METHODS}
+    victims = {m: _start(RUN + _method(m) + ["--out", str(base / f"{m}-killed")], base) for m in METHODS}
     info = {}
     for m in METHODS:  # the victims run side by side; kill each at its own random step
         target = _kill_at_random_step(victims[m], base / f"{m}-killed", rng)
         code = victims[m].returncode
         if code == 0:  # it finished before the kill landed (a very fast machine): kill a new one early
-            victims[m] = _start(RUN + ["--method", m, "--out", str(base / f"{m}-killed")], base)
+            victims[m] = _start(RUN + _method(m) + ["--out", str(base / f"{m}-killed")], base)
             target = _kill_at_random_step(victims[m], base / f"{m}-killed", random.Random(0))
             code = victims[m].returncode
         info[m] = {"seed": seed, "target": target, "killed_code": code,

@@ -77,8 +77,12 @@ class Cell(brainstate.nn.Module):
         self.train_h0 = bool(train_h0)
         self.noise = True  # switched off by ``neurotrain.models.noise_disabled``
         if self.train_h0:
-            for name in self.state_names:
+            for name in self.learned_state_names():
                 setattr(self, f"{name}0", brainstate.ParamState(jnp.zeros(self.num_rec)))
+
+    def learned_state_names(self) -> tuple[str, ...]:
+        """The states whose initial value ``train_h0=True`` learns (a noise process has none)."""
+        return self.state_names
 
     # --- configuration ---------------------------------------------------------------------
     def config(self) -> dict[str, Any]:
@@ -121,7 +125,7 @@ class Cell(brainstate.nn.Module):
         (from ``params``) or zeros, broadcast to ``(batch_size, num_rec)`` if given."""
         out = []
         for name in self.state_names:
-            if self.train_h0:
+            if self.train_h0 and name in self.learned_state_names():
                 v = params[f"{name}0"]
             else:
                 v = jnp.zeros(self.num_rec, dtype=brainstate.environ.dftype())
@@ -209,13 +213,13 @@ class Cell(brainstate.nn.Module):
             )
 
 
-def check_dt_tau(dt: float, tau: float) -> float:
-    """Validate ``dt`` and ``tau`` (both in ms) and return ``alpha = dt / tau``."""
+def check_dt_tau(dt: float, tau: float, *, name: str = "tau") -> float:
+    """Validate ``dt`` and the time constant ``name`` (both in ms) and return ``alpha = dt / tau``."""
     check_positive("dt", dt, fix="dt is the integration step in ms, e.g. dt=20.0.")
-    check_positive("tau", tau, fix="tau is the membrane time constant in ms, e.g. tau=100.0.")
+    check_positive(name, tau, fix=f"{name} is a time constant in ms, e.g. {name}=100.0.")
     if dt > tau:
         raise ConfigError(
-            f"dt={dt} ms is larger than tau={tau} ms, so alpha=dt/tau={dt / tau:.3g} > 1 and the "
-            f"Euler step overshoots. Use dt <= tau (e.g. dt={tau / 5:g}) or a larger tau."
+            f"dt={dt} ms is larger than {name}={tau} ms, so alpha=dt/{name}={dt / tau:.3g} > 1 and the "
+            f"Euler step overshoots. Use dt <= {name} (e.g. dt={tau / 5:g}) or a larger {name}."
         )
     return float(dt) / float(tau)

@@ -101,7 +101,7 @@ def resolve_cell_params(cell: str, task=None, **cell_params: Any) -> dict[str, A
 def build_model(cell: str, num_in: int | None = None, num_rec: int = 128, num_out: int | None = None, *,
                 task=None, num_layers: int = 1, readout_init="xavier_uniform", readout_mask=None,
                 readout_from: str = "all", positive_readout: bool = False, freeze=None,
-                **cell_params: Any) -> RNN:
+                readout_activation: str = "linear", **cell_params: Any) -> RNN:
     """Build an :class:`RNN` of ``num_layers`` cells of one kind.
 
     Parameters
@@ -116,7 +116,7 @@ def build_model(cell: str, num_in: int | None = None, num_rec: int = 128, num_ou
         step, ``dt`` (see :func:`resolve_cell_params`).
     num_layers : int
         Number of stacked layers.
-    readout_init, readout_mask, readout_from, positive_readout, freeze
+    readout_init, readout_mask, readout_from, positive_readout, freeze, readout_activation
         Passed to :class:`RNN` (the readout and frozen parameters).
     **cell_params
         Passed to every cell (e.g. ``tau=100.0, dt=20.0, sigma_rec=0.05`` for ``"leaky"``;
@@ -156,7 +156,7 @@ def build_model(cell: str, num_in: int | None = None, num_rec: int = 128, num_ou
                               f"cell='leaky' or drop {constraints[0]}.") from None
         raise ConfigError(f"bad parameter for cell {cell!r}: {e}. Allowed: {', '.join(allowed)}.") from None
     return RNN(cells, num_out, readout_init=readout_init, readout_mask=readout_mask, readout_from=readout_from,
-               positive_readout=positive_readout, freeze=freeze)
+               positive_readout=positive_readout, freeze=freeze, readout_activation=readout_activation)
 
 
 def model_from_config(config: dict[str, Any]) -> RNN:
@@ -183,4 +183,5 @@ def model_from_config(config: dict[str, Any]) -> RNN:
         cells.append(cls(**layer))
     return RNN(cells, config["num_out"], readout_init=config.get("readout_init", "xavier_uniform"),
                readout_mask=decode_mask(config.get("readout_mask")), readout_from=config.get("readout_from", "all"),
-               positive_readout=bool(config.get("positive_readout", False)), freeze=config.get("freeze"))
+               positive_readout=bool(config.get("positive_readout", False)), freeze=config.get("freeze"),
+               readout_activation=config.get("readout_activation", "linear"))

@@ -32,7 +32,10 @@ from ._constraints import (
 )
 from ._init import BalancedInit, initialize, make_initializer
 
-__all__ = ["VanillaRNNCell", "LeakyRNNCell", "GRUCell", "LSTMCell"]
+__all__ = ["VanillaRNNCell", "LeakyRNNCell", "GRUCell", "LSTMCell", "NOISE_PROCESSES"]
+
+#: the recurrent noise processes of the leaky cell
+NOISE_PROCESSES = ("white", "ou")
 
 
 def _param(spec, shape, argument):
@@ -273,8 +276,22 @@ class LeakyRNNCell(_Constrained, Cell):
     sigma_in : float
         Standard deviation of the noise added to the input at each step.
     sigma_rec : float
-        Recurrent noise level; the per-step standard deviation is ``sqrt(2/alpha) * sigma_rec``
-        so that the continuous-time noise does not depend on ``dt``.
+        Recurrent noise level. White noise (``noise="white"``): the per-step standard deviation
+        is ``sqrt(2/alpha) * sigma_rec`` so that the continuous-time noise does not depend on
+        ``dt``. Ornstein-Uhlenbeck noise (``noise="ou"``): the stationary standard deviation of
+        the noise added to each unit's input.
+    noise : {"white", "ou"}
+        The recurrent noise process. ``"ou"``: temporally correlated noise as Soo, Goudar &
+        Wang 2023, :math:`\eta_{t+1} = (1 - dt/\tau_\eta)\eta_t + \sqrt{2 dt/\tau_\eta}\,\xi_t`
+        with :math:`\eta_0 = 0`, entering as :math:`\sigma_{rec}\eta_t` inside the
+        nonlinearity. The cell then has a second state ``eta`` (``state_names = ("h", "eta")``):
+        its constants follow the step's ``dt`` (coarsened discretisation included), skip
+        methods mix ``h`` only, and without noise (evaluation, fixed points) ``eta`` decays as
+        the OU process does without its drive, so it is 0 at every fixed point; the
+        linearisation has ``num_rec`` extra eigenvalues ``1 - dt/tau_noise`` from it.
+    tau_noise : float, optional
+        Correlation time of the OU noise in ms (``>= dt``); default: ``tau`` (the largest one
+        with per-unit time constants). Only with ``noise="ou"``.
     w_in_init, w_rec_init : str or callable
         Initialisers of ``W_in`` ``(num_in, num_rec)`` and ``W_rec`` ``(num_rec, num_rec)``
         (see :func:`~neurotrain.models.make_initializer`). ``w_rec_init`` defaults to
@@ -333,10 +350,17 @@ class LeakyRNNCell(_Constrained, Cell):
 
     def __init__(self, num_in: int, num_rec: int, *, tau=100.0, dt: float = 20.0,
                  activation="relu", sigma_in: float = 0.0, sigma_rec: float = 0.0,
+                 noise: str = "white", tau_noise: float | None = None,
                  w_in_init="kaiming_uniform", w_rec_init=None, bias: bool = True,
                  train_h0: bool = False, dale=None, dale_mode: str = "abs", positive_inputs: bool = False,
                  w_in_mask=None, w_rec_mask=None, autapses: bool = True, train_tau: bool = False,
                  tau_bounds=None):
+        self.noise_process = check_choice(
+            "noise", noise, NOISE_PROCESSES,
+            fix="'white': independent noise each step; 'ou': Ornstein-Uhlenbeck noise with correlation "
+                "time tau_noise (Soo, Goudar & Wang 2023).")
+        if self.noise_process == "ou":
+            self.state_names = ("h", "eta")
         super().__init__(num_in, num_rec, train_h0=train_h0)
         self._setup_constraints(dale=dale, dale_mode=dale_mode, positive_inputs=positive_inputs,
                                 w_in_mask=w_in_mask, w_rec_mask=w_rec_mask, autapses=autapses)
@@ -344,6 +368,16 @@ class LeakyRNNCell(_Constrained, Cell):
         self.activation_name, self.activation = get_activation(activation)
         self.sigma_in = _check_sigma("sigma_in", sigma_in)
         self.sigma_rec = _check_sigma("sigma_rec", sigma_rec)
+        self.tau_noise = None
+        if self.noise_process == "ou":
+            default = float(np.max(self._tau0))
+            self.tau_noise = default if tau_noise is None else float(check_number(
+                "tau_noise", tau_noise, minimum=0.0, inclusive=False,
+                fix="It is the correlation time of the OU noise in ms, e.g. tau_noise=100.0."))
+            check_dt_tau(self.dt, self.tau_noise, name="tau_noise")
+        elif tau_noise is not None:
+            raise ConfigError(f"tau_noise={tau_noise!r} only applies to Ornstein-Uhlenbeck noise; pass "
+                              f"noise='ou' or drop tau_noise.")
         w_rec_init = self._default_rec_init(w_rec_init, "orthogonal:0.5")
         self._inits = {"w_in_init": w_in_init, "w_rec_init": w_rec_init}
         if self.constrained:
@@ -452,6 +486,8 @@ class LeakyRNNCell(_Constrained, Cell):
                "dt": self.dt, "activation": self.activation_name, "sigma_in": self.sigma_in,
                "sigma_rec": self.sigma_rec, "bias": self.b is not None, **_json_inits(self._inits),
                **self._constraint_config()}
+        if self.noise_process == "ou":
+            cfg.update(noise="ou", tau_noise=self.tau_noise)
         if self.train_tau:
             cfg.update(train_tau=True, tau_bounds=list(self.tau_bounds))
         return cfg
@@ -491,20 +527,32 @@ class LeakyRNNCell(_Constrained, Cell):
     def draws_noise(self) -> bool:
         return self.noise and (self.sigma_in > 0 or self.sigma_rec > 0)
 
+    def learned_state_names(self) -> tuple[str, ...]:
+        return ("h",)
+
     # --- the pure step ---------------------------------------------------------------------
     def step(self, params, state, x, *, key=None, dt=None):
-        (h,) = state
+        h = state[0]
         alpha = self._step_alpha(params, dt, h.dtype)
         noisy = key is not None and self.noise
         # the noise levels may come with the parameters (one per network of a population)
         sigma_in, sigma_rec = params.get("sigma_in", self.sigma_in), params.get("sigma_rec", self.sigma_rec)
+        rec_noise = noisy and ("sigma_rec" in params or self.sigma_rec > 0)
         if noisy:
             k_in, k_rec = jax.random.split(key)
         if noisy and ("sigma_in" in params or self.sigma_in > 0):
             x = x + sigma_in * jax.random.normal(k_in, x.shape, x.dtype)
         pre = (braintrace.matmul(h, params["W_rec"], weight_fn=self._w_rec_fn)
                + braintrace.matmul(x, params["W_in"], params.get("b"), weight_fn=self._w_in_fn))
-        if noisy and ("sigma_rec" in params or self.sigma_rec > 0):
+        if self.noise_process == "ou":   # the noise is a state: sigma_rec * eta now, then eta moves on
+            eta = state[1]
+            pre = pre + sigma_rec * eta
+            a_eta = check_dt_tau(self.dt if dt is None else float(dt), self.tau_noise, name="tau_noise")
+            eta = (1.0 - a_eta) * eta
+            if rec_noise:
+                eta = eta + (2.0 * a_eta) ** 0.5 * jax.random.normal(k_rec, h.shape, h.dtype)
+            return (1.0 - alpha) * h + alpha * self.activation(pre), eta
+        if rec_noise:
             pre = pre + (2.0 / alpha) ** 0.5 * sigma_rec * jax.random.normal(k_rec, h.shape, h.dtype)
         return ((1.0 - alpha) * h + alpha * self.activation(pre),)
 

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import brainstate
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -24,7 +25,10 @@ from ._constraints import (
 )
 from ._init import initialize, make_initializer
 
-__all__ = ["Readout", "RNN", "noise_disabled"]
+__all__ = ["Readout", "RNN", "noise_disabled", "READOUT_ACTIVATIONS"]
+
+#: the readout's output functions
+READOUT_ACTIVATIONS = ("linear", "sigmoid")
 
 
 class Readout(brainstate.nn.Module):
@@ -46,6 +50,11 @@ class Readout(brainstate.nn.Module):
         and frozen), e.g. excitatory units only.
     positive : bool
         Non-negative readout weights (``|W|``, as PsychRNN's readout under Dale's law).
+    activation : {"linear", "sigmoid"}
+        ``"sigmoid"``: :math:`y = \sigma(h W + b)`, outputs in (0, 1), as the population
+        readout of Soo, Goudar & Wang 2023 (``sigmoid(W_out u)`` read from a subset of units:
+        combine with ``mask``). Meant for tasks with targets in [0, 1] and a squared-error loss
+        (the ring tasks); with a cross-entropy task the outputs are the logits' sigmoid.
 
     Examples
     --------
@@ -57,11 +66,16 @@ class Readout(brainstate.nn.Module):
     >>> W = r.effective_params({"W": r.W.value})["W"]
     >>> bool((W[2:] == 0).all() and (W >= 0).all())
     True
+    >>> y = Readout(4, 2, activation="sigmoid")(jnp.ones((3, 4)))
+    >>> bool(((y > 0) & (y < 1)).all())
+    True
     """
 
     def __init__(self, num_rec: int, num_out: int, *, w_init="xavier_uniform", bias: bool = True,
-                 mask=None, positive: bool = False):
+                 mask=None, positive: bool = False, activation: str = "linear"):
         super().__init__()
+        self.activation = check_choice("readout_activation", activation, READOUT_ACTIVATIONS,
+                                       fix="'linear': y = h W + b; 'sigmoid': y = sigmoid(h W + b).")
         check_positive("num_out", num_out, integer=True, fix="Pass the task's output width, e.g. task.num_out.")
         self.num_rec, self.num_out = int(num_rec), int(num_out)
         self.mask = None if mask is None else check_mask("readout_mask", mask, (self.num_rec, self.num_out))
@@ -89,7 +103,8 @@ class Readout(brainstate.nn.Module):
         """The readout as a pure function of its parameters ``{"W", "b"}``."""
         W = params["W"] if self._transform is None else self._transform(params["W"])
         y = h @ W
-        return y + params["b"] if "b" in params else y
+        y = y + params["b"] if "b" in params else y
+        return jax.nn.sigmoid(y) if self.activation == "sigmoid" else y
 
     def update(self, h):
         return self.apply({".".join(map(str, k)): s.value
@@ -115,6 +130,8 @@ class RNN(brainstate.nn.Module):
         Dale's law there; Song, Yang & Wang 2016).
     positive_readout : bool
         Non-negative readout weights (PsychRNN's readout under Dale's law).
+    readout_activation : {"linear", "sigmoid"}
+        The readout's output function (see :class:`Readout`).
     freeze : str, sequence of str or dict, optional
         Parameters kept at their initial value during training: names, or ``{name: True or
         mask}`` where a mask (the parameter's shape) marks frozen entries with 1. A name is a
@@ -151,7 +168,8 @@ class RNN(brainstate.nn.Module):
     """
 
     def __init__(self, cells: Cell | Sequence[Cell], num_out: int, *, readout_init="xavier_uniform",
-                 readout_mask=None, readout_from: str = "all", positive_readout: bool = False, freeze=None):
+                 readout_mask=None, readout_from: str = "all", positive_readout: bool = False, freeze=None,
+                 readout_activation: str = "linear"):
         super().__init__()
         cells = [cells] if isinstance(cells, Cell) else list(cells)
         if not cells:
@@ -180,7 +198,7 @@ class RNN(brainstate.nn.Module):
             mask = exc.copy() if mask is None else (mask & exc)
         self._readout_mask_given = user_mask
         self.readout = Readout(cells[-1].num_rec, num_out, w_init=readout_init, mask=mask,
-                               positive=positive_readout)
+                               positive=positive_readout, activation=readout_activation)
         self._readout_init = readout_init if isinstance(readout_init, str) else "<custom>"
         self._freeze = self._resolve_freeze(freeze)
 
@@ -214,6 +232,8 @@ class RNN(brainstate.nn.Module):
             cfg["readout_from"] = self.readout_from
         if self.readout.positive:
             cfg["positive_readout"] = True
+        if self.readout.activation != "linear":
+            cfg["readout_activation"] = self.readout.activation
         if self._freeze:
             cfg["freeze"] = {".".join(map(str, k)): (True if v is True else encode_mask(v))
                              for k, v in self._freeze.items()}

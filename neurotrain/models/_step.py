@@ -82,7 +82,8 @@ class StepFunction:
 
 def unit_alpha(model) -> np.ndarray | None:
     """``dt / tau`` of every state unit, ``(state_size,)``, when every layer is a leaky cell
-    (per-unit and trained time constants at their current values); else ``None``.
+    (per-unit and trained time constants at their current values; ``dt / tau_noise`` for the
+    state of Ornstein-Uhlenbeck noise); else ``None``.
 
     Examples
     --------
@@ -95,7 +96,9 @@ def unit_alpha(model) -> np.ndarray | None:
     for cell in getattr(model, "layers", ()):
         if not isinstance(cell, LeakyRNNCell):
             return None
-        alphas.append(np.broadcast_to(np.asarray(cell.alpha, np.float64), (cell.state_size,)))
+        alphas.append(np.broadcast_to(np.asarray(cell.alpha, np.float64), (cell.num_rec,)))
+        if cell.noise_process == "ou":   # the OU noise state relaxes with its own time constant
+            alphas.append(np.full(cell.num_rec, cell.dt / cell.tau_noise))
     return np.concatenate(alphas) if alphas else None
 
 

@@ -104,6 +104,8 @@ def model_arguments(options, recorded: Mapping | None = None, *, task=None) -> t
         model["readout_from"] = options.readout_from
     if options.positive_readout:
         model["positive_readout"] = True
+    if options.readout_activation != "linear":
+        model["readout_activation"] = options.readout_activation
     if options.freeze:
         rec_freeze = ((recorded or {}).get("model") or {}).get("freeze") if recorded is not None else None
         if rec_freeze:

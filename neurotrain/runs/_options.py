@@ -363,6 +363,7 @@ class RunOptions:
         ``{parameter name: True or path of a .npy array, 1 = frozen}``.
     readout_from : {"all", "excitatory"}
     positive_readout : bool
+    readout_activation : {"linear", "sigmoid"}
     weight_l1, weight_l2 : dict
         ``{weight name or "all": coefficient}``: L1 / L2 penalties on the effective weights.
     rate_l1 : float
@@ -486,6 +487,10 @@ class RunOptions:
                                 group=_CONSTRAINTS)
     positive_readout: bool = _option(False, SWITCH, "non-negative readout weights", group=_CONSTRAINTS,
                                      shown_default="any sign")
+    readout_activation: str = _option("linear", _check_choice_of("linear", "sigmoid"),
+                                      "the readout's output function: linear, or sigmoid (outputs in (0, 1); "
+                                      "Soo et al.'s population readout, for tasks with targets in [0, 1])",
+                                      group=_CONSTRAINTS)
     weight_l1: dict[str, Any] = _option(
         {}, COEFFICIENTS, "L1 penalty on chosen weights (sum |W| of the effective weights), repeatable: "
         "--weight-l1 W_rec=1e-4 (a name, a dotted path, or all for every weight matrix)", group=_CONSTRAINTS,

@@ -229,7 +229,7 @@ def _constraint_param(name, value) -> bool:
 
 def _constrained(options, cell_params) -> bool:
     return bool(options.dale is not None or options.masks or options.freeze or options.readout_from != "all"
-                or options.positive_readout or options.weight_l1 or options.weight_l2 or options.rate_l1
+                or options.positive_readout or options.readout_activation != "linear" or options.weight_l1 or options.weight_l2 or options.rate_l1
                 or options.curriculum or any(_constraint_param(k, v) for k, v in cell_params.items()))
 
 

@@ -30,7 +30,7 @@ from ._callbacks import Callback
 from ._config import TrainConfig
 from ._history import History
 from ._losses import Objective
-from ._methods import BPTT, GradientMethod
+from ._methods import BPTT, GradientMethod, get_method
 from ._optim import functional_optimizer
 from ._penalties import check_penalties
 from ._population import (
@@ -227,6 +227,8 @@ class Trainer:
                 f"build_model(..., task=task))."
             )
         method = method if method is not None else BPTT()
+        if isinstance(method, str):   # a registered name, with its default parameters
+            method = get_method(method)
         if not isinstance(method, GradientMethod):
             raise ConfigError(f"method must be a neurotrain GradientMethod such as BPTT(); got {method!r}.")
         callbacks = list(callbacks)
@@ -1112,8 +1114,10 @@ def train(model, task, optimizer=None, *, method: GradientMethod | None = None,
     optimizer : braintools.optim optimizer or optax.GradientTransformation, optional
         Default ``braintools.optim.Adam(lr=1e-3)``. A scheduler passed as its ``lr`` is stepped
         once per training step.
-    method : GradientMethod, optional
-        How gradients are computed: :class:`BPTT` (default) or an online method.
+    method : GradientMethod or str, optional
+        How gradients are computed: :class:`BPTT` (default), an online method or a
+        long-dependency method, or a registered name (``"bptt"``, ``"d-rtrl"``, ``"cd"``...;
+        see :data:`~neurotrain.training.METHODS`) for that method with its defaults.
     schedule : list of Phase, optional
         Train in phases, each compiled once (another task or ``dt``, a learning-rate scale,
         method options, an early end on a held-out target); see :class:`Phase`.
