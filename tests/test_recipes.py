@@ -159,13 +159,24 @@ def test_criterion_thresholds_and_gaps():
         Criterion("accuracy")
 
 
+def _same_optimizer(spec: OptimizerSpec, recipe: Recipe) -> bool:
+    """A run's optimiser is its recipe's: the same optimiser, rate and parameters, and the same
+    rate at every step (a cosine's length is resolved to the run's steps)."""
+    want = recipe.optimizer
+    steps = [0, 1, recipe.steps // 2, recipe.steps - 1]
+    return ((spec.name, spec.lr, spec.params, spec.schedule.name) == (want.name, want.lr, want.params,
+                                                                       want.schedule.name)
+            and np.allclose(spec.schedule.learning_rates(spec.lr, steps, recipe.steps),
+                            want.schedule.learning_rates(want.lr, steps, recipe.steps), rtol=1e-6))
+
+
 def test_run_options_take_the_tasks_recipe_field_by_field():
     copy = RunOptions(task="copy", task_params={"delay": 20})
     recipe = recipe_for("copy", delay=20)
     assert (copy.cell, copy.hidden, copy.steps, copy.batch_size, copy.lr, copy.clip_norm, copy.stop_at) == (
         recipe.cell, recipe.hidden, recipe.steps, recipe.batch_size, recipe.optimizer.lr, recipe.clip_norm,
         recipe.stop_at)
-    assert copy.optimizer_spec() == recipe.optimizer
+    assert _same_optimizer(copy.optimizer_spec(), recipe)
     # a flag overrides one field; the others stay the recipe's
     lr = copy.updated({"lr": 3e-3})
     assert lr.lr == 3e-3 and lr.steps == recipe.steps and lr.lr_decay == copy.lr_decay
@@ -221,8 +232,28 @@ def _recipe_trainer(name, method=None):
     return opts, task, spec, trainer, best
 
 
-@pytest.mark.parametrize("name", TASKS.names())
-def test_every_task_has_a_recipe_that_builds_its_run(name):
+def test_every_task_has_a_recipe():
+    """Every registered task has a recipe with a source, held-out evaluations, best-weight
+    restore and a criterion, and RunOptions of the task take it (test_recipe_builds_its_run
+    builds each one's trainer, most of them in the slow stage)."""
+    for name in TASKS.names():
+        example = TASKS.meta(name).get("example", {})
+        recipe = recipe_for(nt.tasks.make_task(name, **example))
+        assert isinstance(recipe, Recipe) and recipe.source and recipe.restore_best and recipe.eval_every > 0, name
+        assert recipe.criterion is not None, f"{name}: a recipe says when the task is learnt"
+        opts = RunOptions(task=name, task_params=example)
+        assert (opts.cell, opts.steps, opts.batch_size, opts.lr, opts.clip_norm, opts.eval_every) == (
+            recipe.cell, recipe.steps, recipe.batch_size, recipe.optimizer.lr, recipe.clip_norm,
+            recipe.eval_every), name
+        assert _same_optimizer(opts.optimizer_spec(), recipe), name
+
+
+_QUICK_BUILDS = ("perceptual-decision-making", "copy", "integrator", "n-bit-flip-flop")
+
+
+@pytest.mark.parametrize("name", [n if n in _QUICK_BUILDS else pytest.param(n, marks=pytest.mark.slow)
+                                  for n in TASKS.names()])
+def test_recipe_builds_its_run(name):
     """Each registered task's recipe as a run builds it, at a reduced size: the options it sets,
     its optimiser and schedule (the rates of the compiled step are the schedule's), its
     trainer and its held-out evaluation, which must have the criterion's metric (traced with
@@ -230,13 +261,11 @@ def test_every_task_has_a_recipe_that_builds_its_run(name):
     import jax
 
     recipe = recipe_for(nt.tasks.make_task(name, **TASKS.meta(name).get("example", {})))
-    assert isinstance(recipe, Recipe) and recipe.source and recipe.restore_best and recipe.eval_every > 0
-    assert recipe.criterion is not None, f"{name}: a recipe says when the task is learnt"
     opts, task, spec, trainer, _ = _recipe_trainer(name)
     assert recipe.name == task.name
     assert (opts.cell, opts.lr, opts.clip_norm, opts.l2, opts.lr_schedule) == (
         recipe.cell, recipe.optimizer.lr, recipe.clip_norm, recipe.l2, recipe.optimizer.schedule.name)
-    want = spec.schedule.learning_rates(spec.lr, [0, 1, recipe.steps - 1], recipe.steps)
+    want = recipe.optimizer.schedule.learning_rates(recipe.optimizer.lr, [0, 1, recipe.steps - 1], recipe.steps)
     long_run = functional_optimizer(recipe.optimizer.build(recipe.steps), trainer.params).with_steps(recipe.steps)
     np.testing.assert_allclose([float(long_run.lr(i)) for i in (0, 1, recipe.steps - 1)], want, rtol=1e-6)
     params = {k: v.value for k, v in trainer.params.items()}
@@ -249,8 +278,10 @@ def test_every_task_has_a_recipe_that_builds_its_run(name):
 
 
 @pytest.mark.parametrize("name, method", [
-    ("perceptual-decision-making", None), ("copy", None), ("copy", "d-rtrl"), ("integrator", None),
-    ("n-bit-flip-flop", None), ("fdgo", None), ("soo-a", None), ("neurogym", None),
+    ("perceptual-decision-making", None), ("copy", "d-rtrl"),
+    *[pytest.param(n, m, marks=pytest.mark.slow) for n, m in (
+        ("copy", None), ("integrator", None), ("n-bit-flip-flop", None), ("fdgo", None), ("soo-a", None),
+        ("neurogym", None))],
 ])
 def test_recipes_train_a_few_steps(name, method):
     """One task per family of recipes (cell, initialisation, optimiser, method) trains 2 steps
@@ -341,6 +372,7 @@ def test_a_spike_at_the_end_does_not_decide_the_run(tmp_path):
         load_run(result.run_dir, weights="best")
 
 
+@pytest.mark.slow
 def test_without_restore_best_the_report_says_the_best_was_better(tmp_path):
     result = _spiked_run(tmp_path, restore=False)
     s = result.summary
@@ -353,6 +385,7 @@ def test_without_restore_best_the_report_says_the_best_was_better(tmp_path):
     assert nt.analysis.evaluate(best, task, 400, seed=1).scores["accuracy"] > s["accuracy"] + 0.1
 
 
+@pytest.mark.slow   # 16 s on 2 busy cores; the default stage keeps the spike test above
 def test_the_best_checkpoint_survives_a_resume(tmp_path):
     """A resumed run keeps the best of the evaluations before it (the record from the
     checkpoint, the weights from checkpoints/best.msgpack) and restores them after a spike."""
@@ -394,3 +427,14 @@ def test_dry_run_prints_the_recipe_and_flags_override_it(capsys):
     assert shown["optimizer_params"] == {"eps": 0.1} and shown["restore_best"] is False
     assert main(["train", "--lr-schedule", "cosine", "--lr-decay", "0.5", "--dry-run"]) == 2
     assert "lr_decay=0.5 does not apply to lr_schedule='cosine'" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_the_default_run_meets_its_criterion(tmp_path):
+    """``neurotrain train --seed 0`` (the perceptual-decision-making recipe) ends within 3
+    points of the ideal observer on 2000 fresh trials (benchmarks/results/recipes.md has seeds 0-9)."""
+    result = train_run(RunOptions(seed=0, out=str(tmp_path / "default"), no_progress=True, no_figures=True))
+    s = result.summary
+    assert s["criterion"]["text"] == "accuracy within 3 points of the ideal observer"
+    assert s["criterion"]["met"] and s["accuracy"] >= s["ideal_accuracy"] - 0.03
+    assert s["weights"] == "best" and result.evaluation.num_trials == 2000
