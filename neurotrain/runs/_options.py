@@ -393,7 +393,7 @@ class RunOptions:
 
     >>> copy = RunOptions(task="copy", task_params={"delay": 20}, lr=3e-3)
     >>> copy.cell, copy.lr, copy.lr_schedule, copy.restore_best, "lr" in copy.from_recipe
-    ('gru', 0.003, 'exponential', True, False)
+    ('gru', 0.003, 'cosine', True, False)
     """
 
     task: str = _option(DEFAULT_TASK, NAME, "task name or alias, see `neurotrain tasks`", group=_MODEL)
@@ -759,7 +759,7 @@ class RunOptions:
         --------
         >>> from neurotrain.io import parse_config_text
         >>> text = RunOptions(task="copy").to_text(omit=("out",))
-        >>> text.splitlines()[:2], 'lr_min = "none"' in text
+        >>> text.splitlines()[:2], 'lr_decay = "none"' in text
         (['task = "copy"', 'cell = "gru"'], True)
         >>> RunOptions.from_dict(parse_config_text(text, "toml")) == RunOptions(task="copy")
         True

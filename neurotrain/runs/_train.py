@@ -422,7 +422,7 @@ def train_run(options: RunOptions | None = None, *, resume: str | os.PathLike | 
     ...                   out=tempfile.mkdtemp())
     >>> result = train_run(opts)
     >>> result.status, result.steps_done, sorted(result.summary)[:3]
-    ('completed', 20, ['compile_time_s', 'eval_trials', 'final_loss'])
+    ('completed', 20, ['best_checkpoint', 'compile_time_s', 'criterion'])
     >>> train_run(resume=result.run_dir).status
     'already-done'
     """
