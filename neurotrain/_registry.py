@@ -88,6 +88,19 @@ class Registry(Generic[T]):
 
         return deco
 
+    def update_meta(self, name: str, **meta: Any) -> None:
+        """Add or replace metadata of the registered entry ``name`` (e.g. a task's recipe).
+
+        Examples
+        --------
+        >>> colours = Registry("colour")
+        >>> _ = colours.add("red", 1, rgb="ff0000")
+        >>> colours.update_meta("RED", warm=True)
+        >>> colours.meta("red")
+        {'rgb': 'ff0000', 'warm': True}
+        """
+        self._meta[self.key(name)].update(meta)
+
     # --- looking up --------------------------------------------------------------------------
     def key(self, name: str) -> str:
         """The canonical name of ``name`` (an alias resolves to its entry), or a clear error."""

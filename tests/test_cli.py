@@ -42,17 +42,25 @@ def test_parse_key_values_json_or_string():
 def test_help_explains_every_flag_with_its_default(capsys):
     assert main(["train", "--help"]) == 0
     out = capsys.readouterr().out
-    for flag, default in [("--task", "perceptual-decision-making"), ("--cell", "leaky"), ("--method", "bptt"),
-                          ("--hidden", "128"), ("--layers", "1"), ("--steps", "2000"), ("--batch-size", "32"),
-                          ("--lr", "0.01"), ("--l2", "0"), ("--rate-l2", "0"), ("--clip-norm", "none"),
+    recipe = "the task's recipe; {} for the default task"   # the options a task's recipe sets
+    for flag, default in [("--task", "perceptual-decision-making"), ("--cell", recipe.format("leaky")),
+                          ("--method", "bptt"), ("--hidden", recipe.format("128")), ("--layers", "1"),
+                          ("--steps", recipe.format("2000")), ("--batch-size", recipe.format("32")),
+                          ("--lr", recipe.format("0.01")), ("--l2", recipe.format("0")),
+                          ("--rate-l2", recipe.format("0")), ("--clip-norm", recipe.format("1")),
                           ("--seed", "0"), ("--out", "runs/<task>-<cell>-<YYYYmmdd-HHMMSS>"),
-                          ("--eval-trials", "2000"), ("--eval-every", "200"), ("--task-param", "none"),
-                          ("--cell-param", "none"), ("--no-progress", "shown"), ("--config", "none"),
+                          ("--eval-trials", recipe.format("2000")), ("--eval-every", recipe.format("200")),
+                          ("--task-param", "none"), ("--cell-param", recipe.format("none")),
+                          ("--no-progress", "shown"), ("--config", "none"),
                           ("--checkpoint-every", "500"), ("--keep-checkpoints", "3"),
                           ("--activity-bound", "1e4"), ("--no-figures", "drawn"), ("--dry-run", "train"),
-                          ("--resume", "a new run"), ("--method-param", "none")]:
+                          ("--resume", "a new run"), ("--method-param", "none"),
+                          ("--optimizer", recipe.format("adam")), ("--lr-schedule", recipe.format("exponential")),
+                          ("--warmup-steps", recipe.format("0")), ("--stop-at", recipe.format("none")),
+                          ("--restore-best", recipe.format("true")), ("--optimizer-param", recipe.format("none"))]:
         assert flag in out
         assert f"(default: {default})" in " ".join(out.split()), flag
+    assert "--no-restore-best" in out
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
     assert "evaluate" in out and "export" in out and "--resume" in out
@@ -126,7 +134,14 @@ def test_train_writes_run_dir_with_task_params(copy_run):
     assert cfg["model"]["cell"] == "gru" and cfg["model"]["layers"][0]["num_rec"] == 12
     assert cfg["seed"] == 3 and cfg["method"]["name"] == "bptt"
     assert cfg["optimizer"]["name"] == "adam" and cfg["optimizer"]["lr"] == 0.01
-    assert cfg["optimizer"]["schedule"]["name"] == "ConstantLR"  # a constant learning rate
+    # the optimiser as trained, its schedule the copy recipe's (the flags set neither)
+    recipe = nt.training.recipe_for("copy", delay=7, length=3)
+    # (the recipe's cosine runs over the run's 20 steps: its length is recorded)
+    want = recipe.optimizer.to_dict()
+    assert cfg["optimizer"] == {**want, "schedule": {**want["schedule"], "lr_decay_every": 20}}
+    assert cfg["optimizer"]["schedule"]["name"] == "cosine"
+    assert cfg["recipe"]["name"] == "copy" and "lr" in cfg["recipe"]["options_taken"]
+    assert "steps" not in cfg["recipe"]["options_taken"]
     assert cfg["training"]["num_steps"] == 20 and cfg["training"]["batch_size"] == 8
     assert {"neurotrain", "jax", "brainstate", "braintools", "braintrace"} <= set(cfg["versions"])
     # the complete resolved options: enough to rerun (--config) or resume (--resume) the run

@@ -15,6 +15,7 @@ import tomllib
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import neurotrain as nt
 from neurotrain.cli import main
 from neurotrain.io import parse_config_text, read_config_file, to_toml
 from neurotrain.runs import RunOptions
@@ -88,7 +89,9 @@ def test_config_file_values_and_command_line_overrides(tmp_path):
     assert opts["method_params"] == {"warmup": "auto"}
     # every option is printed, defaults included
     assert set(opts) == set(TRAIN_OPTIONS)
-    assert opts["seed"] == 0 and opts["eval_every"] == 200 and opts["no_progress"] is False
+    recipe = nt.training.recipe_for("copy", "d-rtrl", delay=20, length=4)     # what the file leaves out
+    assert opts["seed"] == 0 and opts["eval_every"] == recipe.eval_every and opts["no_progress"] is False
+    assert opts["lr_schedule"] == recipe.optimizer.schedule.name and opts["stop_at"] == recipe.stop_at
     assert not (tmp_path / "never").exists()  # a dry run writes nothing
 
 
@@ -113,7 +116,7 @@ def test_defaults_without_a_file(tmp_path):
     code, out, _ = run_cli(["train", "--dry-run", "--out", str(tmp_path / "o")])
     opts = tomllib.loads(out)
     assert code == 0 and opts["task"] == "perceptual-decision-making" and opts["hidden"] == 128
-    assert opts["steps"] == 2000 and opts["clip_norm"] == "none"  # TOML has no null
+    assert opts["steps"] == 2000 and opts["clip_norm"] == 1.0 and opts["stop_at"] == "none"  # TOML has no null
 
 
 def test_a_run_config_json_can_be_reused_as_config(tmp_path):

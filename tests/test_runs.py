@@ -58,20 +58,26 @@ def _model(seed=0, num_rec=8, layers=2, train_h0=True, cell="leaky"):
 # --------------------------------------------------------------------------------------------
 # RunOptions
 # --------------------------------------------------------------------------------------------
-def test_run_options_defaults_come_from_train_config_except_the_run_defaults():
+def test_run_options_defaults_come_from_the_recipe_and_train_config():
     opts = RunOptions()
+    recipe = nt.training.recipe_for("pdm")
     assert (opts.task, opts.cell, opts.hidden, opts.layers, opts.method, opts.lr) == (
-        "perceptual-decision-making", "leaky", 128, 1, "bptt", 0.01)
-    assert (opts.steps, opts.eval_every, opts.eval_trials) == (2000, 200, 2000)     # RUN_DEFAULTS
+        "perceptual-decision-making", recipe.cell, recipe.hidden, 1, "bptt", recipe.optimizer.lr)
+    assert (opts.cell, opts.hidden, opts.lr, opts.steps, opts.batch_size) == ("leaky", 128, 0.01, 2000, 32)
+    # the training settings a recipe sets are its; the others TrainConfig's
+    for name in ("steps", "batch_size", "l2", "rate_l2", "clip_norm", "eval_every", "eval_trials"):
+        assert getattr(opts, name) == getattr(recipe, name), name
+    assert (opts.steps, opts.eval_every, opts.eval_trials, opts.clip_norm) == (2000, 200, 2000, 1.0)
+    for name, train_name in [("seed", "seed"), ("activity_bound", "activity_bound")]:
+        assert getattr(opts, name) == TrainConfig.default(train_name), name
     for name, train_name in [("batch_size", "batch_size"), ("seed", "seed"), ("l2", "l2"),
                              ("rate_l2", "rate_l2"), ("clip_norm", "clip_norm"),
                              ("activity_bound", "activity_bound")]:
-        assert getattr(opts, name) == TrainConfig.default(train_name), name
         assert RunOptions.help(name).startswith(TrainConfig.help(train_name)), name
         assert RunOptions.resumable(name) is TrainConfig.resumable(train_name), name
     assert RunOptions.help("steps") == TrainConfig.help("num_steps") and RunOptions.resumable("steps")
     assert RunOptions.help("l2") == TrainConfig.help("l2")
-    assert RunOptions.resumable_names() == ("steps", "devices", "chunk", "eval_every", "checkpoint_every",
+    assert RunOptions.resumable_names() == ("steps", "devices", "chunk", "eval_every", "stop_at", "restore_best", "checkpoint_every",
                                             "keep_checkpoints", "no_progress", "no_figures")
     cfg = RunOptions(steps=30, clip_norm=1.0, seed=4).train_config()
     assert (cfg.num_steps, cfg.clip_norm, cfg.seed, cfg.eval_every) == (30, 1.0, 4, 200)
@@ -100,7 +106,7 @@ def test_run_options_refuse_bad_values_naming_them(changes, needles):
 
 
 def test_run_options_tables_dicts_and_files(tmp_path):
-    opts = RunOptions.from_dict({"batch-size": 16, "task_params": {"delay": 3}, "clip_norm": "none"})
+    opts = RunOptions.from_dict({"task": "copy", "batch-size": 16, "task_params": {"delay": 3}, "clip_norm": "none"})
     assert opts.batch_size == 16 and opts.task_params == {"delay": 3} and opts.clip_norm is None
     merged = opts.updated({"task_params": {"length": 2}})
     assert merged.task_params == {"delay": 3, "length": 2}                 # tables merge key by key
@@ -129,20 +135,21 @@ def test_plan_run_resolves_cell_params_and_names_bad_ones(tmp_path):
     assert not fresh.out_given and fresh.run_dir.startswith(os.path.join("runs", "copy-gru-"))
     lines = fresh.to_text().splitlines()
     assert not any(line.startswith("out") for line in lines) and "out is not set" in fresh.to_text()
-    for opts, needle in [(RunOptions(cell="gru", cell_params={"tau": 5.0}), "cell 'gru' has no parameter 'tau'"),
-                         (RunOptions(cell_params={"tau": 10.0}), "larger than tau=10"),
-                         (RunOptions(task="copy", task_params={"delya": 3}), "delya"),
-                         (RunOptions(method="magic"), "magic")]:
+    for opts, needle in [(dict(cell="gru", cell_params={"tau": 5.0}), "cell 'gru' has no parameter 'tau'"),
+                         (dict(cell_params={"tau": 10.0}), "larger than tau=10"),
+                         (dict(task="copy", task_params={"delya": 3}), "delya"),   # RunOptions builds the task
+                         (dict(method="magic"), "magic")]:                         # for its recipe
         with pytest.raises(nt.ConfigError, match=needle):
-            plan_run(opts)
+            plan_run(RunOptions(**opts))
     assert not (tmp_path / "p").exists()                     # planning writes nothing
 
 
 # --------------------------------------------------------------------------------------------
 # train_run, evaluate_run, analyze_run, export_run on one tiny run
 # --------------------------------------------------------------------------------------------
+# the last weights are the run's here (tests/test_recipes.py tests restoring the best ones)
 TINY = RunOptions(task="pdm", task_params={"stimulus": 200.0}, hidden=8, batch_size=8, steps=20,
-                  eval_every=10, eval_trials=64, seed=3, no_progress=True)
+                  eval_every=10, eval_trials=64, seed=3, no_progress=True, restore_best=False)
 
 
 @pytest.fixture(scope="module")
@@ -196,8 +203,13 @@ def test_train_run_report_is_what_the_command_prints(trained):
     assert lines[0] == "neurotrain: trained a leaky RNN (1 x 8 units) on perceptual-decision-making with bptt"
     assert lines[1] == f"  run dir      {out}"
     assert lines[2].startswith("  trained      20 steps (completed) in ")
-    assert f"{100 * result.summary['accuracy']:.1f} % on 64 fresh trials (seed 4)" in lines[4]
-    assert "ideal observer, same trials" in lines[5] and lines[6] == "  per coherence:"
+    rows = {line[:15].strip(): line[15:] for line in lines[3:] if line.startswith("  ") and line[2] != " "}
+    assert f"{100 * result.summary['accuracy']:.1f} % on 64 fresh trials (seed 4)" in rows["accuracy"]
+    assert "ideal observer, same trials" in rows["ideal"] and "  per coherence:" in lines
+    held = result.summary["held_out"]
+    assert rows["held-out"].startswith(f"accuracy {100 * held['best']['value']:.1f} % best (step 0), ")
+    assert "(--restore-best makes them the run's)" in rows["weights"]
+    assert rows["criterion"] == "accuracy within 3 points of the ideal observer: NOT met"
     assert lines[-2] == "    (accuracy, ideal and gap in %)"
     # 20 steps teach this network nothing: the report ends saying so (see test_run_safety.py)
     assert lines[-1] == f"  warning      {result.summary['warning']}"

@@ -240,7 +240,8 @@ def test_flipflop_target_is_the_sign_of_the_last_pulse(pulse_duration):
     first = np.where(onset.any(2).any(0), onset.any(2).argmax(0), task.num_steps())
     np.testing.assert_array_equal(info["first_pulse"], first)
     np.testing.assert_array_equal(info["final_state"], ((y[-1] + 1) * 3 ** np.arange(3)).sum(-1))
-    np.testing.assert_array_equal(m, 1.0)
+    # Sussillo & Barak's scoring (the default): a bit is scored from its first pulse on
+    np.testing.assert_array_equal(m, (np.cumsum(np.abs(x), axis=0) > 0).astype(float))
 
 
 def test_flipflop_pulse_statistics_and_scores():
@@ -250,16 +251,25 @@ def test_flipflop_pulse_statistics_and_scores():
     slots = task.num_steps()  # one-step pulses: one slot per step
     assert info["num_pulses"].mean() == pytest.approx(0.05 * slots * 3, rel=0.03)
     assert abs(np.mean(x[x != 0] > 0) - 0.5) < 0.01
+    # every scored target is +-1 (a bit is scored from its first pulse on): zero outputs give mse 1
     s = score(task, jnp.zeros_like(b.targets), b)
-    assert s["mse"] == pytest.approx(float(np.mean(y ** 2)), rel=1e-5)
+    assert s["mse"] == pytest.approx(1.0, rel=1e-6)
     assert score(task, -b.targets, b)["bit_accuracy"] == 0.0
+    # the pipeline's scoring also scores the 0 before the first pulse
+    pipeline = dataclasses.replace(task, score_before_first_pulse=True)
+    b = draw_many(pipeline, 8)
+    s = score(pipeline, jnp.zeros_like(b.targets), b)
+    before_first = float(np.mean(np.asarray(b.targets) ** 2))   # the 0s before a first pulse count too
+    assert s["mse"] == pytest.approx(before_first, rel=1e-5) and before_first < 1.0
 
 
-def test_flipflop_classic_scoring_masks_each_bit_until_its_first_pulse():
-    """score_before_first_pulse=False (Sussillo & Barak): per-output mask, 0 exactly while a
-    channel has had no pulse; same inputs and targets as the default for the same key."""
-    pipeline = NBitFlipFlop(num_bits=3, pulse_prob=0.1, duration=1000.0)
-    classic = dataclasses.replace(pipeline, score_before_first_pulse=False)
+def test_flipflop_default_scoring_masks_each_bit_until_its_first_pulse():
+    """score_before_first_pulse=False, the default (Sussillo & Barak): per-output mask, 0 exactly
+    while a channel has had no pulse; same inputs and targets as the pipeline's scoring
+    (score_before_first_pulse=True, trainRNNbrain) for the same key."""
+    assert NBitFlipFlop().score_before_first_pulse is False
+    classic = NBitFlipFlop(num_bits=3, pulse_prob=0.1, duration=1000.0)
+    pipeline = dataclasses.replace(classic, score_before_first_pulse=True)
     b0, b1 = draw(pipeline), draw(classic)
     np.testing.assert_array_equal(b0.inputs, b1.inputs)
     np.testing.assert_array_equal(b0.targets, b1.targets)
@@ -273,7 +283,7 @@ def test_flipflop_classic_scoring_masks_each_bit_until_its_first_pulse():
     out = jnp.where(b1.mask > 0, b1.targets, 5.0)
     s = score(classic, out, b1)
     assert s["mse"] == pytest.approx(0.0, abs=1e-7) and s["bit_accuracy"] == 1.0
-    assert score(pipeline, out, b0)["mse"] > 1.0                    # the default scores those steps
+    assert score(pipeline, out, b0)["mse"] > 1.0                    # the pipeline scores those steps
     # the training loss honours the per-output mask too
     assert float(nt.training.masked_mse(out, b1.targets, b1.mask)) == pytest.approx(0.0, abs=1e-7)
     assert float(nt.training.masked_mse(out, b0.targets, b0.mask)) > 1.0

@@ -46,7 +46,8 @@ EXIT_CODES = {"completed": 0, "already-done": 0, "diverged": EXIT_DIVERGED,
               "interrupted": EXIT_INTERRUPTED, "terminated": EXIT_TERMINATED}
 COMMANDS = ("train", "evaluate", "analyze", "export", "split", "sweep", "tasks")
 _TABLE_FLAGS = {"task_params": "--task-param", "cell_params": "--cell-param", "method_params": "--method-param",
-                "population_grid": "--population-grid", "masks": "--mask", "freeze": "--freeze",
+                "population_grid": "--population-grid", "optimizer_params": "--optimizer-param",
+                "masks": "--mask", "freeze": "--freeze",
                 "weight_l1": "--weight-l1", "weight_l2": "--weight-l2", "curriculum": "--curriculum"}
 _RAW = argparse.RawDescriptionHelpFormatter
 
@@ -110,13 +111,21 @@ def build_parser(commands: Iterable[str] | None = None) -> argparse.ArgumentPars
                      "neurotrain.io.read_export; neurotrain.io.numpy_forward runs the network "
                      "with numpy alone."))
     an = _analyze.add_parser(sub, arguments=False)
-    sub.add_parser("tasks", help="list the tasks with their aliases, paper and description",
-                   description="List every registered task with its aliases, paper and description.")
+    ta = sub.add_parser("tasks", help="list the tasks, or show a task's default training recipe",
+                        description=("List every registered task with its aliases, paper and description; "
+                                     "with --recipe NAME, show the recipe `neurotrain train --task NAME` "
+                                     "trains with (network, optimizer, schedule, steps, criterion)."),
+                        epilog=("examples:\n"
+                                "  neurotrain tasks\n"
+                                "  neurotrain tasks --recipe copy --task-param delay=20\n"
+                                "  neurotrain tasks --recipe copy --method d-rtrl"),
+                        formatter_class=_RAW)
     sp = _sweep.add_split_parser(sub)
     sw = _sweep.add_sweep_parser(sub)
     for name, p, add in (("train", tr, _train_arguments), ("evaluate", ev, _evaluate_arguments),
                          ("export", ex, _export_arguments), ("analyze", an, _analyze.add_arguments),
-                         ("split", sp, _sweep.add_split_arguments), ("sweep", sw, _sweep_arguments)):
+                         ("tasks", ta, _tasks_arguments), ("split", sp, _sweep.add_split_arguments),
+                         ("sweep", sw, _sweep_arguments)):
         if name in wanted:
             add(p)
     return parser
@@ -157,6 +166,7 @@ def _run_option_flags(parser: argparse.ArgumentParser, exclude: Sequence[str] = 
     from ..runs import RunOptions
 
     groups: dict[str, Any] = {}
+    default_run = RunOptions()          # the default task's recipe, for the defaults shown
     for name in RunOptions.names():
         if name in exclude:
             continue
@@ -166,9 +176,16 @@ def _run_option_flags(parser: argparse.ArgumentParser, exclude: Sequence[str] = 
             groups[meta["group"]] = parser.add_argument_group(meta["group"])
         g = groups[meta["group"]]
         shown = meta["shown_default"] or show_default(RunOptions.default(name))
+        if RunOptions.default(name) is _from_recipe():
+            value = getattr(default_run, name)
+            value = ("none" if not value else ",".join(f"{k}={v}" for k, v in value.items())) \
+                if isinstance(value, dict) else show_default(value)
+            shown = f"the task's recipe; {value} for the default task"
         text = f"{meta['help']} (default: {shown})"
         if kind.table:
             g.add_argument(_flag(name), dest=name, action="append", metavar="KEY=VALUE", help=text)
+        elif kind.flag and kind.negatable:
+            g.add_argument(_flag(name), action=argparse.BooleanOptionalAction, help=text)
         elif kind.flag:
             g.add_argument(_flag(name), action="store_true", help=text)
         elif kind.number is not None:
@@ -177,6 +194,21 @@ def _run_option_flags(parser: argparse.ArgumentParser, exclude: Sequence[str] = 
                                        maximum=kind.maximum, optional=kind.optional))
         else:
             g.add_argument(_flag(name), metavar=meta["metavar"], help=text)
+
+
+def _from_recipe():
+    from ..runs import FROM_RECIPE
+
+    return FROM_RECIPE
+
+
+def _tasks_arguments(ta: argparse.ArgumentParser) -> None:
+    ta.add_argument("--recipe", metavar="NAME", default=None,
+                    help="show the default training recipe of task NAME (default: list the tasks)")
+    ta.add_argument("--task-param", dest="task_params", action="append", metavar="KEY=VALUE",
+                    help="with --recipe: a task parameter the recipe may depend on (e.g. delay=50), repeatable")
+    ta.add_argument("--method", default=None,
+                    help="with --recipe: the gradient method's recipe (e.g. d-rtrl; default: bptt)")
 
 
 def _evaluate_arguments(ev: argparse.ArgumentParser) -> None:
@@ -297,6 +329,11 @@ def _cmd_export(args) -> int:
 def _cmd_tasks(args) -> int:
     from ..tasks import list_tasks
 
+    if getattr(args, "recipe", None) is not None:
+        return _cmd_recipe(args)
+    if getattr(args, "task_params", None) or getattr(args, "method", None):
+        raise UsageError("--task-param and --method go with --recipe NAME (e.g. neurotrain tasks --recipe copy "
+                         "--task-param delay=20)")
     tasks = list_tasks()
     for t in tasks:
         names = [a.strip() for a in t["aliases"].split(",") if a.strip() and a.strip() != t["name"]]
@@ -306,7 +343,26 @@ def _cmd_tasks(args) -> int:
             print(f"    {t['description']}")
         if t["paper"]:
             print(f"    paper: {t['paper']}")
-    print(f"\n{len(tasks)} tasks. Set parameters with `neurotrain train --task NAME --task-param KEY=VALUE`.")
+    print(f"\n{len(tasks)} tasks. Set parameters with `neurotrain train --task NAME --task-param KEY=VALUE`; "
+          f"show the training recipe of one with `neurotrain tasks --recipe NAME`.")
+    return 0
+
+
+def _cmd_recipe(args) -> int:
+    from ..runs import RunOptions
+    from ..tasks import make_task
+    from ..training import recipe_for
+
+    params = parse_key_values(args.task_params, "--task-param")
+    task = make_task(args.recipe, **params)
+    recipe = recipe_for(task, args.method)
+    print(recipe.describe())
+    RunOptions(task=task.name, task_params=params, method=args.method or "bptt")   # the recipe is a valid run
+    flags = [f"--task {task.name}"] + [f"--task-param {k}={v}" for k, v in params.items()]
+    if args.method:
+        flags.append(f"--method {args.method}")
+    print(f"\n  train it with: {PROG} train {' '.join(flags)}   (flags override the recipe one by one;"
+          f" `--dry-run` prints every option)")
     return 0
 
 

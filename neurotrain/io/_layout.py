@@ -4,7 +4,8 @@ A run directory, as ``neurotrain train`` / :func:`neurotrain.runs.train_run` wri
 
     run_dir/
       config.json          the complete recipe (task, model, method, optimiser, settings, versions)
-      checkpoints/         step-00000000.msgpack, step-00000500.msgpack, ...
+      checkpoints/         step-00000000.msgpack, step-00000500.msgpack, ... and best.msgpack (the
+                           weights of the best held-out evaluation)
       metrics.csv          the training log
       summary.json         headline numbers of the training run
       figures/             loss_curve.png, example_trials.png, performance_by_condition.png
@@ -103,6 +104,8 @@ class RunLayout:
     FIGURE_FORMATS: ClassVar[tuple[str, ...]] = ("png", "pdf", "svg")
     #: checkpoint files in ``checkpoints/``: ``step-<8 digits>.msgpack``
     CHECKPOINT_PATTERN: ClassVar[re.Pattern] = re.compile(r"^step-(\d+)\.msgpack$")
+    #: the checkpoint of the best held-out evaluation in ``checkpoints/`` (not a step to resume from)
+    BEST_CHECKPOINT_FILE: ClassVar[str] = "best.msgpack"
     TENSORBOARD_PATTERN: ClassVar[re.Pattern] = re.compile(r"^events\.out\.tfevents\.")
     #: the split networks of a population (``networks/net-000``, ...): run directories of their own
     NETWORK_PATTERN: ClassVar[re.Pattern] = re.compile(r"^net-\d{3,}$")
@@ -162,6 +165,11 @@ class RunLayout:
     @property
     def tensorboard_dir(self) -> str:
         return self._path(self.TENSORBOARD_DIR)
+
+    @property
+    def best_checkpoint(self) -> str:
+        """``checkpoints/best.msgpack``: the weights of the best held-out evaluation."""
+        return self._path(self.CHECKPOINTS_DIR, self.BEST_CHECKPOINT_FILE)
 
     @property
     def marker_file(self) -> str:
@@ -267,7 +275,8 @@ class RunLayout:
         ['figures/mine.png']
         """
         figures = _names_pattern(self.TRAIN_FIGURES + self.ANALYSIS_FIGURES, self.FIGURE_FORMATS)
-        inside = {self.CHECKPOINTS_DIR: self.CHECKPOINT_PATTERN, self.FIGURES_DIR: figures,
+        checkpoints = re.compile(rf"{self.CHECKPOINT_PATTERN.pattern}|^{re.escape(self.BEST_CHECKPOINT_FILE)}$")
+        inside = {self.CHECKPOINTS_DIR: checkpoints, self.FIGURES_DIR: figures,
                   self.ANALYSIS_DIR: self.ANALYSIS_RESULT_PATTERN,
                   self.EXPORT_DIR: _names_pattern([os.path.splitext(n)[0] for n in self.EXPORT_FILES],
                                                   ("npz", "json")),
@@ -389,7 +398,9 @@ class RunLayout:
         return self._existing(
             (self.CONFIG_FILE, self.LEGACY_CHECKPOINT_FILE, self.SUMMARY_FILE, self.METRICS_FILE,
              self.EVALUATION_FILE, self.ANALYSIS_FILE),
-            ((self.CHECKPOINTS_DIR, self.CHECKPOINT_PATTERN), (self.TENSORBOARD_DIR, self.TENSORBOARD_PATTERN),
+            ((self.CHECKPOINTS_DIR, self.CHECKPOINT_PATTERN),
+             (self.CHECKPOINTS_DIR, re.compile(rf"^{re.escape(self.BEST_CHECKPOINT_FILE)}$")),
+             (self.TENSORBOARD_DIR, self.TENSORBOARD_PATTERN),
              (self.FIGURES_DIR, figures), (self.ANALYSIS_DIR, self.ANALYSIS_RESULT_PATTERN)))
 
     def analysis_outputs(self, *, figures: bool = True) -> list[str]:

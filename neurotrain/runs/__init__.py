@@ -25,11 +25,12 @@ from ._directory import (
     run_summary,
     save_figures,
     save_run,
+    saved_weights,
 )
 from ._evaluate import EvaluateRunResult, evaluate_run
 from ._export import ExportRunResult, export_run
 from ._notes import Notes
-from ._options import RUN_DEFAULTS, OptionKind, RunOptions
+from ._options import FROM_RECIPE, RECIPE_OPTIONS, RUN_DEFAULTS, OptionKind, RunOptions
 from ._population import (
     PopulationEvaluateRunResult,
     PopulationRun,
@@ -73,8 +74,8 @@ __all__ = [
     "train_run", "plan_run", "evaluate_run", "analyze_run", "export_run",
     "TrainRunResult", "RunPlan", "EvaluateRunResult", "AnalyzeRunResult", "ExportRunResult",
     "RunOptions", "OptionKind", "RUN_DEFAULTS", "ResumeError", "RunInterrupted", "TRAIN_STATUSES", "Notes",
-    "save_run", "load_run", "read_run", "RunSnapshot", "build_run", "save_figures", "run_config", "run_summary", "default_run_dir",
-    "ANALYSIS_MODES", "PSYCHOMETRIC_FUNCTIONS",
+    "save_run", "load_run", "read_run", "RunSnapshot", "build_run", "save_figures", "run_config", "run_summary",
+    "default_run_dir", "ANALYSIS_MODES", "PSYCHOMETRIC_FUNCTIONS", "FROM_RECIPE", "RECIPE_OPTIONS", "saved_weights",
 ]
 # populations: one run directory for K networks, and any of them as a run of its own
 __all__ += ["split_network", "SplitNetworkResult", "read_population_run", "PopulationRun", "is_population_run",

@@ -148,7 +148,7 @@ def analyze_run(run_dir: str | os.PathLike, *, trials: int = 512, candidates: in
     Parameters
     ----------
     run_dir : str or PathLike
-        A run directory (its newest readable checkpoint is loaded).
+        A run directory (its saved weights are loaded: see :func:`~neurotrain.runs.saved_weights`).
     trials : int
         Trials for the behaviour scores and the recorded activity.
     candidates : int

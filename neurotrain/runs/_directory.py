@@ -40,7 +40,7 @@ from ..tasks import task_from_config
 from ._rundir import reading
 
 __all__ = ["run_config", "run_summary", "save_run", "load_run", "build_run", "save_figures",
-           "default_run_dir", "read_run", "RunSnapshot", "run_seed"]
+           "default_run_dir", "saved_weights", "read_run", "RunSnapshot", "run_seed"]
 
 #: figures are drawn at this resolution
 FIGURE_DPI = 110
@@ -273,6 +273,60 @@ def save_figures(run_dir: str | os.PathLike, *, task, result=None, evaluation=No
     return paths
 
 
+def _check_weights(weights) -> str:
+    if weights not in ("saved", "last", "best"):
+        raise CheckpointError(f"weights={weights!r} is not a choice; use 'saved' (the run's result), 'last' "
+                              f"(the newest checkpoint) or 'best' (the best held-out weights).")
+    return weights
+
+
+def _best_file(layout: RunLayout, weights: str) -> str | None:
+    """``checkpoints/best.msgpack`` when ``weights`` asks for it (``"best"``, or ``"saved"`` of a
+    run whose ``summary.json`` says it restored its best held-out weights), else ``None``."""
+    best = layout.best_checkpoint
+    if weights == "best":
+        if not os.path.exists(best):
+            raise CheckpointError(f"{layout.root} has no {os.path.relpath(best, layout.root)}: the run kept no "
+                                  f"best held-out weights (it was trained without held-out evaluations, or "
+                                  f"by an older neurotrain).")
+        return best
+    if weights == "saved" and os.path.exists(best):
+        try:
+            summary = read_json(layout.summary_file) if os.path.exists(layout.summary_file) else {}
+        except NeurotrainError:
+            summary = {}
+        if isinstance(summary, dict) and summary.get("weights") == "best":
+            return best
+    return None
+
+
+def saved_weights(run_dir: str | os.PathLike, weights: str = "saved") -> str:
+    """The checkpoint file of a run's weights.
+
+    ``weights="saved"`` (default): the weights the run saved as its result, i.e.
+    ``checkpoints/best.msgpack`` when training ended by restoring its best held-out weights
+    (``summary.json`` says ``"weights": "best"``), else the newest usable checkpoint.
+    ``"last"``: the newest usable checkpoint (the last step reached; where a resumed run
+    continues from). ``"best"``: ``checkpoints/best.msgpack``.
+
+    Raises
+    ------
+    CheckpointError
+        No such checkpoint.
+    """
+    layout = RunLayout(run_dir)
+    best = _best_file(layout, _check_weights(weights))
+    if best is not None:
+        return best
+    found = find_checkpoint(layout.root)
+    if found is not None:
+        return found.path
+    if os.path.exists(layout.legacy_checkpoint_file):
+        return layout.legacy_checkpoint_file
+    raise CheckpointError(f"{layout.root} holds no checkpoint: {layout.checkpoints_dir} does not exist or is "
+                          f"empty (was training stopped before the first checkpoint was written?).")
+
+
 @dataclasses.dataclass(frozen=True)
 class RunSnapshot:
     """A run directory read as one consistent picture (what :func:`read_run` returns).
@@ -325,14 +379,19 @@ def run_seed(config: Mapping[str, Any], where: str = "config.json") -> int:
         raise CheckpointError(f"{e} The file was edited or is damaged; restore it.") from None
 
 
-def read_run(run_dir: str | os.PathLike) -> RunSnapshot:
-    """Read a run directory as a consistent snapshot: its config and its newest usable checkpoint.
+def read_run(run_dir: str | os.PathLike, weights: str = "saved") -> RunSnapshot:
+    """Read a run directory as a consistent snapshot: its config and its saved weights.
 
     The readers' lock is held while reading, so the run is not replaced by a new one meanwhile
     (training into it may go on: checkpoints are written atomically and the chosen one is read
     once, in full). Damaged or misnamed newer checkpoints are skipped and listed in the
     snapshot's ``skipped`` (:meth:`RunSnapshot.fallback_messages` says which and why). A symbolic link among
     the run directory's files or folders is refused.
+
+    ``weights`` chooses the checkpoint (see :func:`saved_weights`): ``"saved"`` (default) the
+    run's result, i.e. ``checkpoints/best.msgpack`` when training restored its best held-out
+    weights, else the newest usable checkpoint; ``"last"`` the newest usable checkpoint;
+    ``"best"`` the best held-out weights.
 
     Raises
     ------
@@ -352,6 +411,7 @@ def read_run(run_dir: str | os.PathLike) -> RunSnapshot:
     >>> snap.source(), snap.fallback_messages()
     ({'checkpoint': 'checkpoints/step-00000000.msgpack', 'step': 0}, [])
     """
+    _check_weights(weights)
     with reading(run_dir) as layout:
         model, task, config = build_run(layout.root)
         if isinstance(config.get("population"), dict):
@@ -359,9 +419,19 @@ def read_run(run_dir: str | os.PathLike) -> RunSnapshot:
             raise CheckpointError(f"{root} holds a population of {config['population'].get('size')} networks, not "
                                   f"one model; read it with neurotrain.runs.read_population_run, or write one "
                                   f"network as a run of its own with neurotrain.runs.split_network({root!r}, k).")
-        found = find_checkpoint(layout.root)
-        if found is not None:
-            path, data, skipped = found.path, found.data, found.skipped
+        best, best_skipped = _best_file(layout, weights), ()
+        if best is not None and weights == "saved":   # a damaged best.msgpack: the newest checkpoint, said
+            try:
+                best_data = read_checkpoint(best)
+            except CheckpointError as e:
+                best, best_skipped = None, ((best, str(e)),)
+        elif best is not None:
+            best_data = read_checkpoint(best)
+        found = None if best is not None else find_checkpoint(layout.root)
+        if best is not None:
+            path, data, skipped = best, best_data, ()
+        elif found is not None:
+            path, data, skipped = found.path, found.data, (*best_skipped, *found.skipped)
         elif os.path.exists(layout.legacy_checkpoint_file):
             path, skipped = layout.legacy_checkpoint_file, ()
             data = read_checkpoint(path)
@@ -373,20 +443,24 @@ def read_run(run_dir: str | os.PathLike) -> RunSnapshot:
         return RunSnapshot(layout.root, model, task, config, path, step, tuple(skipped))
 
 
-def load_run(run_dir: str | os.PathLike):
-    """Rebuild the model and task of a run directory and load its newest checkpoint.
+def load_run(run_dir: str | os.PathLike, weights: str = "saved"):
+    """Rebuild the model and task of a run directory and load its saved weights.
 
     Parameters
     ----------
     run_dir : str or PathLike
         A directory written by :func:`save_run` (e.g. by ``neurotrain train``).
+    weights : {"saved", "last", "best"}
+        Which weights (see :func:`saved_weights`): the run's result (the best held-out weights
+        when it restored them, else the newest checkpoint), the newest checkpoint, or the best.
 
     Returns
     -------
     model : neurotrain.models.RNN
-        With the weights of the newest usable checkpoint (the final weights of a finished
-        run; the last good weights of a diverged or interrupted one). A damaged or misnamed
-        newer checkpoint is skipped with a warning naming it, why, and the one used.
+        With the weights asked for (by default: the final weights of a finished run, or its
+        best held-out weights when it restored them; the last good weights of a diverged or
+        interrupted one). A damaged or misnamed newer checkpoint is skipped with a warning
+        naming it, why, and the one used.
     task : neurotrain.tasks.Task
     config : dict
         The content of ``config.json``.
@@ -413,7 +487,7 @@ def load_run(run_dir: str | os.PathLike):
     >>> bool((model.readout.W.value == saved.readout.W.value).all()), config["training"]["num_steps"]
     (True, 0)
     """
-    snap = read_run(run_dir)
+    snap = read_run(run_dir, weights)
     for message in snap.fallback_messages():
         warnings.warn(message, stacklevel=2)
     return snap.model, snap.task, snap.config

@@ -31,7 +31,7 @@ class EvaluateRunResult:
     ----------
     run_dir : str
     task, model
-        Rebuilt from the run directory (the newest usable checkpoint's weights).
+        Rebuilt from the run directory (its saved weights).
     evaluation : neurotrain.analysis.Evaluation
     num_trials, seed : int
         The trials scored and their seed.
@@ -64,11 +64,13 @@ class EvaluateRunResult:
         """The text ``neurotrain evaluate`` prints: scores next to the ideal observer's, per condition.
 
         The training lines (steps, final loss) come from ``summary.json`` only when it describes
-        the weights scored; when an older checkpoint was scored (the newest could not be used),
-        a ``weights`` line says which instead.
+        the weights scored (the run's saved weights: its best held-out ones when it restored
+        them); when another checkpoint was scored (the one it names could not be used), a
+        ``weights`` line says which instead.
         """
         summary, rows = self.train_summary, []
-        described = None if summary is None else summary.get("steps")
+        # the step of the weights the summary scored: its restored best ones, else the last
+        described = None if summary is None else summary.get("weights_step", summary.get("steps"))
         if (self.checkpoint is not None and summary is not None and described is not None
                 and described != self.checkpoint_step):
             rows.append(("weights", f"step {self.checkpoint_step} ({self.record['source']['checkpoint']}); "
@@ -90,7 +92,7 @@ def evaluate_run(run_dir: str | os.PathLike, *, trials: int | None = None, seed:
     Parameters
     ----------
     run_dir : str or PathLike
-        A run directory (its newest usable checkpoint is loaded).
+        A run directory (its saved weights are loaded: see :func:`~neurotrain.runs.saved_weights`).
     trials : int, optional
         Trials to score (default: the run's ``eval_trials``, else 2000).
     seed : int, optional

@@ -53,7 +53,7 @@ class ExportRunResult:
 
 def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike | None = None, *, format: str = "npz",
                notes: NotesCallback | None = None) -> ExportRunResult:
-    """Export the newest usable checkpoint of a run as numpy arrays plus a JSON description.
+    """Export the saved weights of a run (see :func:`~neurotrain.runs.saved_weights`) as numpy arrays plus a JSON description.
 
     The run is read as a snapshot (:func:`neurotrain.runs.read_run`); if writing fails, neither
     file of the export is left behind (a :class:`~neurotrain.RunDirectoryError` says why).

@@ -7,6 +7,14 @@ training settings among them (``steps``, ``batch_size``, ``seed``, ``l2``, ``rat
 their checks and whether a resumed run may change them from
 :class:`~neurotrain.training.TrainConfig`; only the defaults of a real run that differ from
 ``TrainConfig``'s (:data:`RUN_DEFAULTS`) are set here.
+
+The options a task's recipe sets (:data:`RECIPE_OPTIONS`: the network, steps, batch size,
+optimiser, learning-rate schedule, clipping, penalties, evaluation, early stop, best-weight
+restore) default to :data:`FROM_RECIPE`: a ``RunOptions`` takes them from
+:func:`neurotrain.training.recipe_for` of its task and method when it is made, so that
+``RunOptions(task="copy")``, ``neurotrain train --task copy`` and a configuration file that
+names only the task all train the copy task's recipe; options given (flags, file keys,
+arguments) override it field by field.
 """
 
 from __future__ import annotations
@@ -23,7 +31,8 @@ from .._errors import ConfigError
 from .._validate import check_bool, check_finite_tree, check_int, check_number, check_seed
 from ..io import CONFIG_FILE, read_config_file, to_toml
 from ..models import get_cell_class
-from ..training import TrainConfig
+from ..tasks import make_task
+from ..training import OPTIMIZERS, OptimizerSpec, ScheduleSpec, TrainConfig, recipe_for
 from ._population_spec import (
     check_chunk,
     check_devices,
@@ -32,7 +41,7 @@ from ._population_spec import (
     population_of,
 )
 
-__all__ = ["RunOptions", "RUN_DEFAULTS", "OptionKind"]
+__all__ = ["RunOptions", "RUN_DEFAULTS", "OptionKind", "FROM_RECIPE", "RECIPE_OPTIONS", "LEGACY_OPTIONS"]
 
 #: the defaults of a ``neurotrain train`` run where they differ from TrainConfig's: a real run,
 #: scored on held-out trials as it goes and at the end
@@ -62,7 +71,7 @@ class OptionKind:
     ``number`` (``int`` or ``float``), ``minimum``, ``maximum``, ``inclusive`` (for
     ``minimum``) and ``optional`` (``"none"``, ``"off"`` or ``0`` mean off) describe numbers,
     so that a command line can parse them; ``table`` and ``flag`` mark ``KEY=VALUE`` tables and
-    on/off switches.
+    on/off switches (``negatable``: with a ``--no-`` form, for a switch a recipe may turn on).
     """
 
     what: str
@@ -74,6 +83,7 @@ class OptionKind:
     optional: bool = False
     table: bool = False
     flag: bool = False
+    negatable: bool = False
 
 
 def _via(validator: Callable[..., Any], what: str, **kw) -> Callable[[str, Any], Any]:
@@ -203,6 +213,64 @@ CHUNK = OptionKind('an integer >= 1, or "none"', check_chunk, optional=True)
 DALE = OptionKind('a fraction of excitatory units in (0, 1), or "none"', _check_dale, optional=True)
 COEFFICIENTS = OptionKind("a table of non-negative coefficients by weight name", _check_coefficients, table=True)
 FREEZE = OptionKind("a table of parameter names (true or a .npy mask)", _check_freeze, table=True)
+
+
+# --- the kinds of the optimiser, schedule and best-weight options (recipes) -------------------
+def _check_optional_int(name, value):
+    if value is None or (isinstance(value, str) and value.strip().lower() in _OFF_WORDS):
+        return None
+    return _via(check_int, "", minimum=1)(name, value)
+
+
+def _check_optional_number(name, value):
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("none", "off")):
+        return None
+    return _via(check_number, "")(name, value)
+
+
+OPTIONAL_INTEGER_1 = OptionKind('an integer >= 1, or "none"', _check_optional_int, number=int, minimum=1,
+                                optional=True)
+OPTIONAL_NUMBER = OptionKind('a number, or "none"', _check_optional_number, number=float, optional=True)
+NEGATABLE_SWITCH = OptionKind("true or false", _check_switch, flag=True, negatable=True)
+
+
+class _FromRecipe:
+    """The default of an option a task's recipe sets (see :data:`RECIPE_OPTIONS`)."""
+
+    _instance = None
+
+    def __new__(cls):
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self):
+        return "FROM_RECIPE"
+
+    def __reduce__(self):
+        return (_FromRecipe, ())
+
+
+#: the default of the options a recipe sets: "take it from the task's recipe"
+FROM_RECIPE = _FromRecipe()
+#: the options a task's recipe sets (:meth:`neurotrain.training.Recipe.options`)
+RECIPE_OPTIONS = ("cell", "hidden", "cell_params", "steps", "batch_size", "lr", "optimizer", "optimizer_params",
+                  "lr_schedule", "lr_decay", "lr_decay_every", "lr_min", "warmup_steps", "l2", "rate_l2",
+                  "clip_norm", "eval_every", "eval_trials", "stop_at", "restore_best")
+#: the recipe tables: their entries follow the recipe's cell / optimiser (see RunOptions)
+_RECIPE_TABLES = {"cell_params": "cell", "optimizer_params": "optimizer"}
+#: the schedule parameters: they follow the recipe's schedule
+_SCHEDULE_PARAMS = ("lr_decay", "lr_decay_every", "lr_min")
+
+
+class _Partial(dict):
+    """A recipe table's given entries, to be merged over the recipe's again (``RunOptions._with``)."""
+
+
+#: the options of runs recorded before recipes (a constant-rate Adam, the last weights kept)
+LEGACY_OPTIONS = {"optimizer": "adam", "optimizer_params": {}, "lr_schedule": "constant", "lr_decay": None,
+                  "lr_decay_every": None, "lr_min": None, "warmup_steps": 0, "stop_at": None,
+                  "restore_best": False}
 _KIND_OF_SETTING = {"steps": INTEGER_1, "batch_size": INTEGER_1, "seed": SEED, "l2": NON_NEGATIVE,
                     "rate_l2": NON_NEGATIVE, "clip_norm": OPTIONAL_POSITIVE, "eval_every": INTEGER_0,
                     "eval_trials": INTEGER_1, "activity_bound": OPTIONAL_POSITIVE}
@@ -224,11 +292,14 @@ def _option(default, kind: OptionKind, help: str, *, group: str, resumable: bool
     return dataclasses.field(default=default, metadata=meta)
 
 
+_OPTIMIZER = "optimizer and learning-rate schedule"
+
+
 def _setting(name: str, *, group: str = "training", metavar: str | None = None, extra_help: str = ""):
     """A training setting: help text, resumability and (unless in RUN_DEFAULTS) default from
     TrainConfig."""
     train_name = TRAINING_SETTINGS[name]
-    default = RUN_DEFAULTS.get(name, TrainConfig.default(train_name))
+    default = FROM_RECIPE if name in RECIPE_OPTIONS else RUN_DEFAULTS.get(name, TrainConfig.default(train_name))
     meta = {"kind": _KIND_OF_SETTING[name], "help": TrainConfig.help(train_name) + extra_help,
             "group": group, "resumable": TrainConfig.resumable(train_name), "metavar": metavar,
             "shown_default": None, "training": train_name}
@@ -250,9 +321,13 @@ class RunOptions:
 
     Every value is checked when the object is made (a :class:`~neurotrain.ConfigError` names
     the option, the value and what it must be; NaN and infinities are refused anywhere in the
-    parameter tables). The defaults are those of ``neurotrain train``: a leaky RNN of 128
-    units on perceptual decision making (the random-dot motion task of Britten et al. 1992,
-    with neurogym's timing), BPTT and Adam, 2000 steps of 32 trials.
+    parameter tables). The defaults are those of ``neurotrain train``: perceptual decision
+    making (the random-dot motion task of Britten et al. 1992, with neurogym's timing) trained
+    with BPTT and the task's recipe (:func:`neurotrain.training.recipe_for`): a leaky RNN of 128
+    units, Adam at 0.01 decaying tenfold over 2000 steps of 32 trials, clipping at 1, the best
+    held-out weights restored. Every option a recipe sets (:data:`RECIPE_OPTIONS`) defaults to
+    :data:`FROM_RECIPE` and is taken from the recipe of the task and method when the object is
+    made, unless given: ``RunOptions(task="copy")`` is the copy task's recipe.
 
     Parameters
     ----------
@@ -267,7 +342,19 @@ class RunOptions:
     method : str
         The gradient method (``"bptt"``, ``"d-rtrl"``, ``"pp-prop"``, ``"es-d-rtrl"``).
     lr : float
-        Adam's learning rate.
+        The optimiser's base learning rate.
+    optimizer, optimizer_params : str, dict
+        ``adam``, ``adamw``, ``sgd`` or ``rmsprop`` and its other hyper-parameters (see
+        :class:`~neurotrain.training.OptimizerSpec`; a recipe's parameters apply to its own
+        optimiser only).
+    lr_schedule, lr_decay, lr_decay_every, lr_min, warmup_steps
+        The learning-rate schedule (see :class:`~neurotrain.training.ScheduleSpec`); a
+        recipe's schedule parameters apply to its own schedule only. A cosine's length
+        (``lr_decay_every``) defaults to the steps after the warm-up, and is recorded.
+    stop_at : float or None
+        Stop early when the held-out primary metric reaches it.
+    restore_best : bool
+        Make the best held-out weights the run's (:class:`~neurotrain.training.BestCheckpoint`).
     steps, batch_size, seed, l2, rate_l2, clip_norm, eval_every, eval_trials, activity_bound
         The training settings, as in :class:`~neurotrain.training.TrainConfig` (``steps`` is
         its ``num_steps``). ``seed`` (0 to 2**31 - 1) also seeds the weights; the final
@@ -324,19 +411,25 @@ class RunOptions:
     ...
     neurotrain._errors.ConfigError: RunOptions: task_params.delay must be a finite number; got nan. NaN and infinities are not valid parameter values.
     >>> [n for n in RunOptions.names() if RunOptions.resumable(n)]
-    ['steps', 'devices', 'chunk', 'eval_every', 'checkpoint_every', 'keep_checkpoints', 'no_progress', 'no_figures']
+    ['steps', 'devices', 'chunk', 'eval_every', 'stop_at', 'restore_best', 'checkpoint_every', 'keep_checkpoints', 'no_progress', 'no_figures']
+
+    The options a task's recipe sets come from it unless given:
+
+    >>> copy = RunOptions(task="copy", task_params={"delay": 20}, lr=3e-3)
+    >>> copy.cell, copy.lr, copy.lr_schedule, copy.restore_best, "lr" in copy.from_recipe
+    ('gru', 0.003, 'cosine', True, False)
     """
 
     task: str = _option(DEFAULT_TASK, NAME, "task name or alias, see `neurotrain tasks`", group=_MODEL)
     task_params: dict[str, Any] = _option(
         {}, TABLE, "set a task parameter, repeatable; VALUE is parsed as JSON when possible, else kept "
         "as a string (e.g. --task-param delay=20)", group=_MODEL, shown_default="none")
-    cell: str = _option(DEFAULT_CELL, NAME, "recurrent cell: vanilla, leaky, gru or lstm", group=_MODEL)
+    cell: str = _option(FROM_RECIPE, NAME, "recurrent cell: vanilla, leaky, gru or lstm", group=_MODEL)
     cell_params: dict[str, Any] = _option(
-        {}, TABLE, "set a cell parameter, repeatable (e.g. --cell-param tau=50 --cell-param "
+        FROM_RECIPE, TABLE, "set a cell parameter, repeatable (e.g. --cell-param tau=50 --cell-param "
         "activation=tanh). For the leaky cell dt defaults to the task's dt and tau to "
-        f"{_leaky_tau():g} ms", group=_MODEL, shown_default="none")
-    hidden: int = _option(128, INTEGER_1, "recurrent units per layer", group=_MODEL, metavar="N")
+        f"{_leaky_tau():g} ms; a recipe's cell parameters apply to its own cell only", group=_MODEL)
+    hidden: int = _option(FROM_RECIPE, INTEGER_1, "recurrent units per layer", group=_MODEL, metavar="N")
     layers: int = _option(1, INTEGER_1, "number of stacked recurrent layers", group=_MODEL, metavar="N")
     method: str = _option(
         "bptt", NAME, "gradient method: bptt (exact), d-rtrl or pp-prop / es-d-rtrl (online, approximate; "
@@ -347,7 +440,29 @@ class RunOptions:
         group=_TRAINING, shown_default="none")
     steps: int = _setting("steps", metavar="N")
     batch_size: int = _setting("batch_size", metavar="N")
-    lr: float = _option(0.01, POSITIVE, "Adam learning rate", group=_TRAINING)
+    lr: float = _option(FROM_RECIPE, POSITIVE, "the optimizer's base learning rate", group=_OPTIMIZER)
+    # --- recipes: the optimiser and the learning-rate schedule (neurotrain.training.OptimizerSpec)
+    optimizer: str = _option(FROM_RECIPE, NAME, "optimizer: adam, adamw, sgd or rmsprop (braintools.optim)",
+                             group=_OPTIMIZER)
+    optimizer_params: dict[str, Any] = _option(
+        FROM_RECIPE, TABLE, "set a parameter of the optimizer, repeatable: adam/adamw betas, eps, weight_decay "
+        "(adam amsgrad); sgd momentum, nesterov, weight_decay; rmsprop alpha, eps, momentum, centered, "
+        "weight_decay (e.g. --optimizer-param momentum=0.9); a recipe's apply to its own optimizer only",
+        group=_OPTIMIZER)
+    lr_schedule: str = _option(
+        FROM_RECIPE, NAME, "learning-rate schedule, stepped once per training step: constant, exponential "
+        "(x LR_DECAY every LR_DECAY_EVERY steps, continuously), step (x LR_DECAY after every LR_DECAY_EVERY "
+        "steps) or cosine (to LR_MIN over LR_DECAY_EVERY steps, default the steps after the warm-up)",
+        group=_OPTIMIZER)
+    lr_decay: float | None = _option(FROM_RECIPE, OPTIONAL_POSITIVE, "the factor of the exponential and step "
+                                     "schedules (e.g. 0.99975 per step)", group=_OPTIMIZER, metavar="X")
+    lr_decay_every: int | None = _option(FROM_RECIPE, OPTIONAL_INTEGER_1, "steps per LR_DECAY factor "
+                                         "(exponential: 1; step: required), or the length of the cosine",
+                                         group=_OPTIMIZER, metavar="N")
+    lr_min: float | None = _option(FROM_RECIPE, OPTIONAL_POSITIVE, "the floor of the exponential schedule, the "
+                                   "end of the cosine (none: no floor / 0)", group=_OPTIMIZER, metavar="X")
+    warmup_steps: int = _option(FROM_RECIPE, INTEGER_0, "a linear warm-up of N steps before the schedule "
+                                "(0: none)", group=_OPTIMIZER, metavar="N")
     l2: float = _setting("l2")
     rate_l2: float = _setting("rate_l2")
     clip_norm: float | None = _setting("clip_norm", metavar="X")
@@ -372,6 +487,14 @@ class RunOptions:
     eval_trials: int = _setting("eval_trials", group=_OUTPUT, metavar="N",
                                 extra_help="; the final evaluation uses as many fresh trials")
     eval_every: int = _setting("eval_every", group=_OUTPUT, metavar="N")
+    # --- recipes: early stop and the best held-out weights (neurotrain.training.BestCheckpoint)
+    stop_at: float | None = _option(
+        FROM_RECIPE, OPTIONAL_NUMBER, "stop early once the held-out primary metric reaches X (>= X if higher is "
+        "better, else <= X; none: train every step)", group=_OUTPUT, resumable=True, metavar="X")
+    restore_best: bool = _option(
+        FROM_RECIPE, NEGATABLE_SWITCH, "keep the held-out evaluation's best weights in checkpoints/best.msgpack "
+        "and make them the run's saved and evaluated weights (--no-restore-best: the last step's)",
+        group=_OUTPUT, resumable=True)
     checkpoint_every: int = _option(
         500, INTEGER_0, "write a checkpoint every N steps into RUN_DIR/checkpoints (also at the start and "
         "the end), 0 for only at the start and the end", group=_OUTPUT, resumable=True, metavar="N")
@@ -423,11 +546,17 @@ class RunOptions:
         "thresholds=0.85 --curriculum max_steps=500", group=_CONSTRAINTS, shown_default="none")
 
     def __post_init__(self):
+        partial = {t for t in _RECIPE_TABLES if isinstance(getattr(self, t), _Partial)}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            if f.name == "out" and value is None:
+            if (f.name == "out" and value is None) or value is FROM_RECIPE:
                 continue
             object.__setattr__(self, f.name, _check(f.name, value, "RunOptions"))
+        self._take_recipe(partial)
+        if self.lr_schedule.strip().lower() == "cosine" and self.lr_decay_every is None:
+            # the cosine's length, recorded: a resumed run that trains longer keeps it
+            object.__setattr__(self, "lr_decay_every", max(self.steps - self.warmup_steps, 1))
+            object.__setattr__(self, "_from_recipe", self._from_recipe | {"lr_decay_every"})
         self.train_config()   # the settings together, as the trainer will check them
         # the networks, resolved once (not a field: equality and replace() see the options only)
         object.__setattr__(self, "_population", population_of(
@@ -435,6 +564,97 @@ class RunOptions:
         if self.population_spec() is None and (self.devices is not None or self.chunk is not None):
             raise ConfigError(f"RunOptions: {'devices' if self.devices is not None else 'chunk'} applies to "
                               f"populations; set population (e.g. --population 8) too, or leave it out.")
+        self.optimizer_spec()
+
+    # --- the recipe ------------------------------------------------------------------------
+    def _take_recipe(self, partial=()) -> None:
+        """Fill the options left at FROM_RECIPE from the task's recipe (see the module docstring).
+
+        A recipe's cell parameters apply only to its cell, its optimizer parameters only to its
+        optimizer and its schedule parameters only to its schedule; a recipe's early stop and
+        best-weight restore yield to ``eval_every=0``.
+        """
+        set_ = object.__setattr__
+        missing = {n for n in RECIPE_OPTIONS if getattr(self, n) is FROM_RECIPE}
+        given_tables = {t: ({} if getattr(self, t) is FROM_RECIPE else dict(getattr(self, t)))
+                        for t in _RECIPE_TABLES}
+        set_(self, "_given_tables", given_tables)
+        if not missing and not partial:
+            set_(self, "_from_recipe", frozenset())
+            return
+        try:
+            task = make_task(self.task, **self.task_params)
+        except Exception as e:  # noqa: BLE001 - a task constructor met a value of the wrong type
+            if isinstance(e, ConfigError):
+                raise ConfigError(f"RunOptions: {e}") from None
+            raise ConfigError(f"RunOptions: bad task_params for task {self.task!r}: {type(e).__name__}: "
+                              f"{e}") from None
+        recipe = recipe_for(task, self.method).options()
+        taken = set()
+
+        def take(name, value):
+            set_(self, name, value)
+            taken.add(name)
+
+        for name in ("cell", "optimizer", "lr_schedule"):
+            if name in missing:
+                take(name, _check(name, recipe[name], "the task's recipe"))
+        try:
+            same = {"cell": get_cell_class(self.cell).kind == get_cell_class(recipe["cell"]).kind,
+                    "optimizer": OPTIMIZERS.key(self.optimizer) == OPTIMIZERS.key(recipe["optimizer"])}
+        except ConfigError as e:
+            raise ConfigError(f"RunOptions: {e}") from None
+        for table, choice in _RECIPE_TABLES.items():
+            base = recipe[table] if same[choice] else {}
+            given = given_tables[table]
+            set_(self, table, {**base, **given})
+            taken.update(f"{table}.{k}" for k in base if k not in given)
+            if table in missing:
+                taken.add(table)
+        same_schedule = self.lr_schedule.strip().lower() == recipe["lr_schedule"]
+        for name in RECIPE_OPTIONS:
+            if name in missing and name not in taken and name not in _RECIPE_TABLES:
+                value = recipe[name] if (same_schedule or name not in _SCHEDULE_PARAMS) else None
+                if name in ("stop_at", "restore_best") and self.eval_every == 0 and "eval_every" not in missing:
+                    value = None if name == "stop_at" else False     # no held-out evaluations were asked for
+                take(name, value if value is None else _check(name, value, "the task's recipe"))
+        set_(self, "_from_recipe", frozenset(taken))
+
+    def resolved(self, **values: Any) -> RunOptions:
+        """A copy with ``values`` set as they are (already checked and resolved, e.g. the cell
+        parameters as the model is built), keeping the record of what came from the recipe."""
+        new = dataclasses.replace(self, **values)
+        object.__setattr__(new, "_from_recipe", self._from_recipe)
+        object.__setattr__(new, "_given_tables", self._given_tables)
+        return new
+
+    @property
+    def from_recipe(self) -> tuple[str, ...]:
+        """The options (and ``table.key`` entries) this object took from its task's recipe."""
+        return tuple(n for n in self.names() if n in self._from_recipe) + tuple(
+            sorted(k for k in self._from_recipe if "." in k))
+
+    def recipe(self):
+        """The task's recipe for this run's method (:func:`neurotrain.training.recipe_for`)."""
+        return recipe_for(make_task(self.task, **self.task_params), self.method)
+
+    def optimizer_spec(self) -> OptimizerSpec:
+        """The optimiser and schedule as the :class:`~neurotrain.training.OptimizerSpec` the run
+        trains with (its errors name the options)."""
+        try:
+            schedule = ScheduleSpec(self.lr_schedule, lr_decay=self.lr_decay, lr_decay_every=self.lr_decay_every,
+                                    lr_min=self.lr_min, warmup_steps=self.warmup_steps)
+            spec = OptimizerSpec(self.optimizer, self.lr, schedule, self.optimizer_params)
+        except ConfigError as e:
+            raise ConfigError(f"RunOptions: {e}") from None
+        if self.warmup_steps >= self.steps:
+            raise ConfigError(f"RunOptions: warmup_steps = {self.warmup_steps} leaves no step of the schedule in "
+                              f"{self.steps} steps; use fewer warm-up steps or more steps.")
+        for name, value in (("restore_best", self.restore_best), ("stop_at", self.stop_at)):
+            if value not in (None, False) and not self.eval_every:
+                raise ConfigError(f"RunOptions: {name} = {value!r} needs held-out evaluations, but eval_every = 0; "
+                                  f"set eval_every (e.g. 200) or turn {name} off.")
+        return spec
 
     # --- the table of options --------------------------------------------------------------
     @classmethod
@@ -484,10 +704,10 @@ class RunOptions:
         --------
         >>> RunOptions.check_values({"batch-size": 16, "task_params": {"delay": 3}})
         {'batch_size': 16, 'task_params': {'delay': 3}}
-        >>> RunOptions.check_values({"stepz": 5}, source="run.toml")
+        >>> RunOptions.check_values({"stepz": 5}, source="run.toml")  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        neurotrain._errors.ConfigError: run.toml: unknown option 'stepz'. Did you mean 'steps'? Allowed options: task, task_params, cell, cell_params, hidden, layers, method, method_params, steps, batch_size, lr, l2, rate_l2, clip_norm, seed, population, population_grid, devices, chunk, eval_trials, eval_every, checkpoint_every, keep_checkpoints, activity_bound, out, no_progress, no_figures, dale, masks, freeze, readout_from, positive_readout, readout_activation, weight_l1, weight_l2, rate_l1, curriculum.
+        neurotrain._errors.ConfigError: run.toml: unknown option 'stepz'. Did you mean 'steps'? Allowed options: task, task_params, cell, ...
         """
         names = cls.names()
         out: dict[str, Any] = {}
@@ -528,6 +748,7 @@ class RunOptions:
         data = read_config_file(path)
         if os.path.basename(path) == CONFIG_FILE and isinstance(data.get("options"), dict):
             data = {k: v for k, v in data["options"].items() if k != "out"}
+            data = {**{k: v for k, v in LEGACY_OPTIONS.items() if k not in data}, **data}
         return cls.from_dict(data, source=f"configuration file {path}")
 
     def updated(self, data: Mapping[str, Any], *, source: str = "options") -> RunOptions:
@@ -535,18 +756,39 @@ class RunOptions:
 
         Examples
         --------
-        >>> base = RunOptions(task_params={"delay": 3, "length": 2})
+        >>> base = RunOptions(task="copy", task_params={"delay": 3, "length": 2})
         >>> base.updated({"task-params": {"delay": 5}, "steps": 10}).task_params
         {'delay': 5, 'length': 2}
         """
-        given = self.check_values(data, source=source)
-        merged = {k: ({**getattr(self, k), **v} if k in given and _is_table(k) else v)
-                  for k, v in given.items()}
-        return dataclasses.replace(self, **merged)
+        return self._with(self.check_values(data, source=source), merge=True)
 
     def replace(self, **changes: Any) -> RunOptions:
         """A copy with ``changes`` (whole values: a table replaces the old one)."""
-        return dataclasses.replace(self, **self.check_values(changes, source="RunOptions.replace"))
+        return self._with(self.check_values(changes, source="RunOptions.replace"), merge=False)
+
+    def _with(self, given: Mapping[str, Any], *, merge: bool) -> RunOptions:
+        """A copy with the options ``given``; those taken from the recipe are taken again (from
+        the recipe of the new task or method, if they changed)."""
+        recipe_part = getattr(self, "_from_recipe", frozenset())
+        kwargs = {}
+        for n in self.names():
+            if n in given:
+                value = given[n]
+                if merge and _is_table(n):
+                    old = self._given_tables[n] if n in _RECIPE_TABLES else getattr(self, n)
+                    value = {**old, **value}
+                    if n in recipe_part or any(k.startswith(n + ".") for k in recipe_part):
+                        value = _Partial(value)
+                kwargs[n] = value
+            elif n in recipe_part:
+                kwargs[n] = FROM_RECIPE if not (n in _RECIPE_TABLES and self._given_tables[n]) \
+                    else _Partial(self._given_tables[n])
+            elif n in _RECIPE_TABLES and any(k.startswith(n + ".") for k in recipe_part):
+                kwargs[n] = _Partial(self._given_tables[n])
+                kwargs[n] = FROM_RECIPE
+            else:
+                kwargs[n] = getattr(self, n)
+        return RunOptions(**kwargs)
 
     def to_dict(self) -> dict[str, Any]:
         """Every option, in order, as JSON-serialisable values (the ``options`` of ``config.json``)."""
@@ -562,8 +804,8 @@ class RunOptions:
         --------
         >>> from neurotrain.io import parse_config_text
         >>> text = RunOptions(task="copy").to_text(omit=("out",))
-        >>> text.splitlines()[:2], 'clip_norm = "none"' in text
-        (['task = "copy"', 'cell = "leaky"'], True)
+        >>> text.splitlines()[:2], 'lr_decay = "none"' in text
+        (['task = "copy"', 'cell = "gru"'], True)
         >>> RunOptions.from_dict(parse_config_text(text, "toml")) == RunOptions(task="copy")
         True
         """

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ._recipe_run import criterion_line, held_out_lines
+
 __all__ = ["format_report", "PROG"]
 
 #: the command's name, which starts the reports it prints
@@ -60,6 +62,8 @@ def format_report(*, task, evaluation, run_dir: str | None = None, summary: dict
             row("trained", f"{summary['steps']} steps ({reason}) in {summary['wall_time_s']:.1f} s{extra}")
         if summary.get("final_loss") is not None:
             row("final loss", f"{summary['final_loss']:.4g}")
+        for label, text in held_out_lines(summary, run_dir):
+            row(label, text)
 
     scores = evaluation.scores
     where = f"on {evaluation.num_trials} fresh trials" + (f" (seed {seed})" if seed is not None else "")
@@ -77,6 +81,9 @@ def format_report(*, task, evaluation, run_dir: str | None = None, summary: dict
     else:
         for k, v in scores.items():
             row(k, f"{v:.4g}")
+    crit = criterion_line(summary or {}, scores)
+    if crit:
+        row("criterion", crit)
     if evaluation.per_condition:
         key = next(iter(evaluation.per_condition))
         lines.append(f"  per {key}:")

@@ -22,7 +22,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import brainstate
-import braintools
 
 from .. import analysis as an
 from .._errors import ConfigError, NeurotrainError, RunDirectoryError, TrainingDivergedError
@@ -52,7 +51,7 @@ from ..training import (
 from ._constraints import CONSTRAINT_CELL_PARAMS, model_arguments, run_penalties, run_schedule
 from ._directory import default_run_dir, run_config, run_summary, save_figures
 from ._notes import Notes, NotesCallback
-from ._options import RunOptions
+from ._options import LEGACY_OPTIONS, RunOptions
 from ._population import (
     check_population_plan,
     final_eval_seed,
@@ -62,6 +61,7 @@ from ._population import (
     population_trainer_options,
     short_population_extra,
 )
+from ._recipe_run import recipe_callbacks, recipe_record, recipe_summary
 from ._report import PROG, format_report
 from ._rundir import io_error_text, open_new_run, open_resumed_run
 
@@ -175,10 +175,10 @@ def plan_run(options: RunOptions | None = None, *, resume: str | os.PathLike | N
         if changes:
             options = options.updated(changes, source="train_run")
     task, kind, cell_params, method = _build(options, recorded)
-    resolved = dataclasses.replace(options, cell=kind, cell_params=cell_params)
+    resolved = options.resolved(cell=kind, cell_params=cell_params)
     out_given = resolved.out is not None
     if not out_given:
-        resolved = dataclasses.replace(resolved, out=default_run_dir(task.name, kind))
+        resolved = resolved.resolved(out=default_run_dir(task.name, kind))
     return RunPlan(resolved, task, method, resume=resume is not None, out_given=out_given, recorded=recorded)
 
 
@@ -198,6 +198,7 @@ def _resume_options(run_dir: str, changes: Mapping[str, Any]) -> tuple[RunOption
         raise ConfigError(f"{path} records no 'options' (it was written by an older neurotrain), so "
                           f"the run cannot be resumed; train it again.")
     names = RunOptions.names()
+    recorded = {**{k: v for k, v in LEGACY_OPTIONS.items() if k not in recorded}, **recorded}  # older runs
     options = RunOptions.from_dict({k: v for k, v in recorded.items() if k in names}, source=path)
     given = RunOptions.check_values(changes, source="train_run")
     fixed = [k for k, v in given.items() if not RunOptions.resumable(k) and v != getattr(options, k)]
@@ -437,7 +438,7 @@ def train_run(options: RunOptions | None = None, *, resume: str | os.PathLike | 
     ...                   out=tempfile.mkdtemp())
     >>> result = train_run(opts)
     >>> result.status, result.steps_done, sorted(result.summary)[:3]
-    ('completed', 20, ['compile_time_s', 'eval_trials', 'final_loss'])
+    ('completed', 20, ['best_checkpoint', 'compile_time_s', 'criterion'])
     >>> train_run(resume=result.run_dir).status
     'already-done'
     """
@@ -500,13 +501,15 @@ def _train(plan: RunPlan, target, note: Notes, callbacks: Sequence[Any], command
     cell_params, model_params = model_arguments(opts, plan.recorded if plan.resume else None)
     model = build_model(opts.cell, num_rec=opts.hidden, task=task, num_layers=opts.layers, **cell_params,
                         **model_params)
-    optimizer = braintools.optim.Adam(lr=opts.lr)
+    optimizer = opts.optimizer_spec().build(opts.steps)
     checkpointer = Checkpoint(out, every=opts.checkpoint_every, keep=opts.keep_checkpoints)
     cbs: list[Any] = [CSVLogger(layout.metrics_file), checkpointer]
+    population = population_trainer_options(opts)
+    extra_cbs, best = recipe_callbacks(opts, layout, population=bool(population))
+    cbs += extra_cbs
     board = TensorBoardLogger(layout.tensorboard_dir)
     if board.available:
         cbs.append(board)
-    population = population_trainer_options(opts)
     if not opts.no_progress:
         what = f", {population['population'].size} networks" if population else ""
         cbs.insert(0, ProgressBar(desc=f"{task.name} ({opts.cell}, {plan.method.name}{what})"))
@@ -554,6 +557,7 @@ def _train(plan: RunPlan, target, note: Notes, callbacks: Sequence[Any], command
                     "hidden": opts.hidden, "layers": opts.layers, "cell_params": opts.cell_params},
             "options": opts.to_dict(),
             **population_config(opts),
+            **recipe_record(opts),
         }
     stage = "start"
     try:
@@ -570,9 +574,12 @@ def _train(plan: RunPlan, target, note: Notes, callbacks: Sequence[Any], command
             with note.warnings():
                 last = latest_checkpoint(out)
             last_step = None if last is None else int(read_checkpoint(last)["step"])
+            extra = {"error": str(e), "diverged_at_step": e.step, "last_checkpoint": last,
+                     "last_checkpoint_step": last_step}
+            if best is not None and best.best_step is not None and best.path and os.path.exists(best.path):
+                extra.update(best_checkpoint=best.path, best_step=best.best_step, best_held_out=best.best_value)
             summary = _short_summary(layout, task, steps_done=last_step, steps=steps, stop_reason="diverged",
-                                     extra={"error": str(e), "diverged_at_step": e.step, "last_checkpoint": last,
-                                            "last_checkpoint_step": last_step})
+                                     extra=extra)
             return TrainRunResult("diverged", steps_done=last_step, summary=summary, notes=tuple(note.items),
                                   checkpoint=last, checkpoint_step=last_step, error=str(e), **common)
 
@@ -609,20 +616,20 @@ def _train(plan: RunPlan, target, note: Notes, callbacks: Sequence[Any], command
         extra: dict[str, Any] = {}
         if result.resumed_from is not None:
             extra["resumed_from"] = result.resumed_from
+        eval_seed = final_eval_seed(opts.seed)
         if trainer.K is not None:   # every network scored on fresh trials; a table per network
-            eval_seed = final_eval_seed(opts.seed)
             write_json(layout.config_file, run_config(model=model, task=task, config=config, optimizer=optimizer))
             evaluation, summary, figures = finish_population_run(trainer=trainer, result=result, task=task,
                                                                  options=opts, layout=layout, extra=extra or None)
         else:
-            eval_seed = final_eval_seed(opts.seed)
-            evaluation = an.evaluate(model, task, opts.eval_trials, seed=eval_seed)
+            evaluation = an.evaluate(model, task, opts.eval_trials, seed=eval_seed)   # the best weights, if restored
             learning = learning_check(task, result, seed=eval_seed)
             write_json(layout.config_file, run_config(model=model, task=task, config=config, optimizer=optimizer))
             extra = {"learning": {k: v for k, v in learning.items() if k != "warning"}, **extra}
             if learning["warning"]:
                 extra["warning"] = learning["warning"]
                 note(f"warning: {learning['warning']}")
+            extra.update(recipe_summary(opts, task, evaluation, best, final_step=trainer.step))
             summary = jsonable(run_summary(task, result, evaluation, extra))
             write_json(layout.summary_file, summary)
             figures = () if opts.no_figures else tuple(save_figures(out, task=task, result=result,

@@ -1,5 +1,5 @@
-"""The N-bit flip-flop (Sussillo & Barak 2013), with the 3-bit default of the engellab/trainRNNbrain
-pipeline."""
+"""The N-bit flip-flop (Sussillo & Barak 2013), scored as they score it by default; the
+engellab/trainRNNbrain pipeline's scoring is an option."""
 
 from __future__ import annotations
 
@@ -36,12 +36,14 @@ class NBitFlipFlop(Task):
     pulses per trial on average).
 
     Targets ``(T, B, num_bits)`` (float): output ``i`` is the sign of channel ``i``'s most
-    recent pulse, switching at the pulse's first step, and **0 before the channel's first
-    pulse** (trainRNNbrain's convention). With ``score_before_first_pulse=True`` (the default, as
-    trainRNNbrain) the mask is 1 everywhere, ``(T, B)``, so the network must also store "no pulse yet":
-    3 values per bit, up to :math:`3^N` memories. With ``False`` (Sussillo & Barak's classic
-    scoring) the mask is per output, ``(T, B, num_bits)``, and 0 on a channel until its first
-    pulse, so only the :math:`2^N` corners need to be stored.
+    recent pulse, switching at the pulse's first step, and 0 before the channel's first pulse.
+    By default (``score_before_first_pulse=False``, Sussillo & Barak's scoring) the mask is per
+    output, ``(T, B, num_bits)``, and 0 on a channel until its first pulse: each bit is a
+    memory from its first pulse on, so a trained network stores the :math:`2^N` corners
+    :math:`(\pm 1, \ldots, \pm 1)` (8 stable fixed points for 3 bits). With
+    ``score_before_first_pulse=True`` (the Engel lab's trainRNNbrain pipeline) the mask is 1
+    everywhere, ``(T, B)``, and the 0 target before a channel's first pulse is scored too, so the
+    network must also store "no pulse yet": 3 values per bit, up to :math:`3^N` memories.
 
     Score: ``mse`` (mean squared error over the scored steps and bits, as trainRNNbrain trains and
     validates it; 0 for a trial with nothing scored) and ``bit_accuracy``, the fraction of
@@ -66,16 +68,16 @@ class NBitFlipFlop(Task):
     pulse_duration : float
         Pulse length in ms, a multiple of ``dt`` (20, one step).
     score_before_first_pulse : bool
-        Score (and train) the 0 target before a channel's first pulse (True, trainRNNbrain), or
-        leave it out of the mask (False, Sussillo & Barak 2013).
+        Leave a channel out of the mask until its first pulse (False, the default: Sussillo &
+        Barak 2013), or score (and train) its 0 target before it (True: trainRNNbrain).
 
     Examples
     --------
     >>> import jax
     >>> task = NBitFlipFlop()
     >>> b = task.sample(jax.random.PRNGKey(0), 4)
-    >>> b.inputs.shape, b.targets.shape
-    ((100, 4, 3), (100, 4, 3))
+    >>> b.inputs.shape, b.targets.shape, b.mask.shape        # a mask per bit (Sussillo & Barak)
+    ((100, 4, 3), (100, 4, 3), (100, 4, 3))
     >>> task.score(b.targets, b)["mse"]
     0.0
     """
@@ -85,7 +87,7 @@ class NBitFlipFlop(Task):
     num_bits: int = 3
     pulse_prob: float = 0.05
     pulse_duration: float = 20.0
-    score_before_first_pulse: bool = True
+    score_before_first_pulse: bool = False
 
     target_type = "value"
     condition_keys = ("final_state",)

@@ -8,6 +8,7 @@ is one compiled pure function of the parameters, the optimiser state (its
 :class:`FunctionalOptimizer` form) and an explicit random key.
 """
 
+from ._best import BestCheckpoint
 from ._callbacks import (
     Callback,
     Checkpoint,
@@ -25,8 +26,11 @@ from ._losses import Objective, l2_penalty, masked_cross_entropy, masked_mse, ra
 from ._methods import BPTT, METHODS, GradientMethod, StepContext, get_method, register_method
 from ._online import DRTRL, ESDRTRL, OnlineMethod, PPProp
 from ._optim import FunctionalOptimizer, functional_optimizer
+from ._optimizers import OPTIMIZERS, SCHEDULES, LinearWarmupLR, OptimizerSpec, ScheduleSpec
 from ._penalties import CustomPenalty, Penalty, RatePenalty, WeightPenalty, check_penalties
 from ._population import HYPERPARAMETERS, Population, summarize, trimmed_mean
+from ._recipe_book import BUILTIN_RECIPES  # registers the recipes of the built-in tasks
+from ._recipes import GENERIC_RECIPE, Criterion, Recipe, recipe_for, register_recipe
 from ._schedule import Phase
 from ._step import clip_by_global_norm
 
@@ -38,4 +42,9 @@ __all__ = [
     "DEFAULT_ACTIVITY_BOUND", "chance_loss", "learning_check",
     "curriculum", "curriculum_stages", "Penalty", "WeightPenalty", "RatePenalty", "CustomPenalty",
     "check_penalties",
+]
+
+__all__ += [
+    "Recipe", "Criterion", "recipe_for", "register_recipe", "GENERIC_RECIPE", "BUILTIN_RECIPES",
+    "OptimizerSpec", "ScheduleSpec", "LinearWarmupLR", "OPTIMIZERS", "SCHEDULES", "BestCheckpoint",
 ]

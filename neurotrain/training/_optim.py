@@ -33,7 +33,7 @@ import optax
 
 from .._errors import ConfigError
 
-__all__ = ["FunctionalOptimizer", "functional_optimizer"]
+__all__ = ["FunctionalOptimizer", "functional_optimizer", "closed_form_lr", "learning_rates"]
 
 
 def _minus_one(count):
@@ -69,23 +69,21 @@ def learning_rates(sched, start: int, n: int) -> np.ndarray:
     """``(n,)`` float32: the learning rate of steps ``start, ..., start + n - 1``.
 
     The closed-form schedules of braintools (constant, exponential, step, cosine, warm-up...)
-    are evaluated for all steps at once; others are stepped one by one on a saved copy of
-    their state.
+    are evaluated for all steps at once; others (Python logic on the epoch, or sub-schedulers
+    with epochs of their own such as ``ChainedScheduler``) are stepped one by one on a saved
+    copy of their state.
     """
     if n <= 0:
         return np.zeros((0,), np.float32)
-    epoch = sched.last_epoch
-    old = epoch.value
     try:
-        epoch.value = jnp.arange(start, start + n)
-        values = np.asarray(sched.get_lr()[0], np.float32)
+        if not _agrees_with_stepping(sched, start):
+            raise ValueError("the closed form differs from stepping")
+        values = np.asarray(closed_form_lr(sched, jnp.arange(start, start + n)), np.float32)
         if values.shape not in ((), (n,)) or not np.all(np.isfinite(values)):
             raise ValueError("not a closed-form schedule")
         return np.broadcast_to(values, (n,)).copy()
     except Exception:  # noqa: BLE001 - a schedule with Python logic: step it instead
         return _stepped_lrs(sched, start, n)
-    finally:
-        epoch.value = old
 
 
 class _Epoch:
@@ -95,11 +93,30 @@ class _Epoch:
         self.value = value
 
 
-def _closed_form(sched, epoch):
-    """The scheduler's learning rate at ``epoch`` (a traced or concrete int), from ``get_lr``."""
+def closed_form_lr(sched, epoch):
+    """The scheduler's learning rate at ``epoch`` (a traced or concrete int, or an array of
+    them), from its ``get_lr``; the scheduler itself is not changed."""
     view = copy.copy(sched)          # a shallow view whose epoch is ours; the scheduler is untouched
     view.last_epoch = _Epoch(epoch)
     return view.get_lr()[0]
+
+
+_closed_form = closed_form_lr
+
+#: steps on which a closed form is checked against stepping the scheduler
+_CHECKED_STEPS = 8
+
+
+def _agrees_with_stepping(sched, first: int) -> bool:
+    """Whether the closed form gives the rates that stepping the scheduler gives (schedulers
+    made of sub-schedulers with their own epochs, e.g. ``ChainedScheduler``, do not)."""
+    try:
+        closed = np.asarray(closed_form_lr(sched, jnp.arange(first, first + _CHECKED_STEPS)), np.float64)
+        closed = np.broadcast_to(closed, (_CHECKED_STEPS,))
+    except Exception:  # noqa: BLE001 - not vectorisable: compare step by step
+        closed = np.asarray([float(closed_form_lr(sched, first + i)) for i in range(_CHECKED_STEPS)])
+    stepped = _stepped_lrs(sched, first, _CHECKED_STEPS).astype(np.float64)
+    return bool(np.allclose(closed, stepped, rtol=1e-5, atol=0.0))
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -247,7 +264,7 @@ def functional_optimizer(optimizer, params_states) -> FunctionalOptimizer:
     first = int(np.asarray(sched.last_epoch.value))
     try:
         jax.eval_shape(lambda t: jnp.asarray(_closed_form(sched, t), jnp.float32), jnp.int32(0))
-        closed = True
+        closed = _agrees_with_stepping(sched, first)
     except Exception:  # noqa: BLE001 - Python logic on the epoch: tabulate instead
         closed = False
     return FunctionalOptimizer(tx=_optax_tx(optimizer), source=optimizer, first_epoch=first, closed_form=closed)
