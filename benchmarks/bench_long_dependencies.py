@@ -130,12 +130,14 @@ def train_one(task, method, seed, steps, eval_every, criterion, metric):
         res = nt.train(model, task, braintools.optim.Adam(LR), method=method, num_steps=steps, batch_size=BATCH,
                        eval_every=eval_every, eval_trials=200, seed=seed, clip_norm=CLIP, callbacks=[stop])
     wall = time.perf_counter() - t0
+    if res.stop_reason == "interrupted":   # a signal stopped it: not a result (an interrupted sweep reruns it)
+        raise KeyboardInterrupt(f"training of seed {seed} was interrupted at step {res.num_steps}")
     curve = res.eval_metrics[metric]
     reached = [int(s) for s, v in zip(res.eval_steps, curve) if v >= criterion]
     final = nt.analysis.evaluate(model, task, 400, seed=seed + 1000).scores[metric]
     return {"seed": seed, "reached_at": reached[0] if reached else None, "steps": int(res.num_steps),
             "wall_s": wall, "final": float(final), "eval_steps": res.eval_steps.tolist(),
-            "curve": [float(v) for v in curve], "phases": res.phases}
+            "curve": [float(v) for v in curve], "phases": res.phases, "stop_reason": res.stop_reason}
 
 
 def task_list(names, delays):

@@ -219,6 +219,7 @@ def test_diverging_training_exits_3_and_keeps_weights(tmp_path, capsys):
     assert all(np.isfinite(np.asarray(s.value)).all() for s in model.states(brainstate.ParamState).values())
 
 
+@pytest.mark.slow  # a fresh interpreter with the console script (the in-process CLI tests run by default)
 def test_console_script_in_a_subprocess(tmp_path):
     out = tmp_path / "sub"
     script = Path(sys.executable).with_name("neurotrain")

@@ -37,7 +37,7 @@ from neurotrain.training import CSVLogger
 
 TRIALS = 200
 BASE = dict(task="pdm", cell="leaky", hidden=8, batch_size=8, steps=20, eval_every=10, eval_trials=TRIALS,
-            checkpoint_every=10, keep_checkpoints=0, no_progress=True)
+            checkpoint_every=10, keep_checkpoints=0, no_progress=True, restore_best=False, lr_schedule="constant")
 
 
 def _one_error(err: str) -> str:

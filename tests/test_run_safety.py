@@ -665,6 +665,7 @@ def test_ctrl_c_during_shutdown_exits_130_with_the_resume_command(tmp_path, monk
     assert "Traceback" not in err
 
 
+@pytest.mark.slow  # a real process, signalled repeatedly (the in-process twin above runs by default)
 def test_repeated_ctrl_c_in_a_real_process_never_gives_a_traceback_or_minus_2(tmp_path):
     out = tmp_path / "run"
     env = dict(os.environ, MPLBACKEND="Agg", PYTHONPATH=os.pathsep.join(

@@ -5,7 +5,8 @@ training step) from every registered task, each Yang rule, Soo A/B/C and a few n
 configurations (see ``tests/task_batches.py``, which also regenerates it). A refactor of
 the tasks must keep them all: the default training run (PDM) and every recipe depend on them.
 
-The bits are those of XLA on the CPU: on another backend the test is skipped.
+The bits are those of XLA on the CPU: on another backend the test is skipped. The default run
+checks the cases of :data:`DEFAULT_CASES`; CI's slow stage checks them all.
 """
 
 import json
@@ -21,7 +22,14 @@ pytestmark = pytest.mark.skipif(jax.default_backend() != "cpu",
                                 reason="the fixture holds the CPU's bits")
 
 
-@pytest.mark.parametrize("case", list(FIXTURE["cases"]))
+#: checked in the default run (the default run's task and the tasks of the README's recipes); the
+#: other cases, every registered task and configuration, in the slow stage (``pytest -m slow``)
+DEFAULT_CASES = ("perceptual-decision-making", "copy", "integrator", "context-dependent-decision-making",
+                 "n-bit-flip-flop", "soo-b")
+
+
+@pytest.mark.parametrize("case", [c if c in DEFAULT_CASES else pytest.param(c, marks=pytest.mark.slow)
+                                  for c in FIXTURE["cases"]])
 def test_batches_are_bit_identical_to_the_fixture(case):
     entry = FIXTURE["cases"][case]
     try:

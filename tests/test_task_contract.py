@@ -68,6 +68,11 @@ def _window(T, on, off):
     return (t >= on[None]) & (t < off[None])
 
 
+#: the tasks whose jit/retrace check runs by default (each compiles a sampler twice: the others
+#: run in the slow stage); every other contract test runs over every registered task
+QUICK = {"perceptual-decision-making", "copy", "integrator", "n-bit-flip-flop", "soo-b", "rule-reversal"}
+
+
 def test_every_registered_task_is_checked():
     assert len(NAMES) >= 30 and {"perceptual-decision-making", "fdgo", "soo-c", "cogtask"} <= set(NAMES)
 
@@ -108,7 +113,7 @@ def test_padding_is_zero_and_unscored(name):
     assert np.all(b["targets"][pad] == 0)
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", [n if n in QUICK else pytest.param(n, marks=pytest.mark.slow) for n in NAMES])
 def test_sampling_is_pure_and_jit_does_not_retrace(name):
     task, draw, b = _setup(name)
     again = _np(draw(jax.random.PRNGKey(0), B))

@@ -785,7 +785,6 @@ class RunOptions:
                     else _Partial(self._given_tables[n])
             elif n in _RECIPE_TABLES and any(k.startswith(n + ".") for k in recipe_part):
                 kwargs[n] = _Partial(self._given_tables[n])
-                kwargs[n] = FROM_RECIPE
             else:
                 kwargs[n] = getattr(self, n)
         return RunOptions(**kwargs)
