@@ -378,6 +378,7 @@ def test_curriculum_advances_at_its_thresholds():
     assert result.num_traces == 3
 
 
+@pytest.mark.slow  # 30 s; the curriculum's thresholds are tested by default
 def test_curriculum_resumes_inside_its_stage_bit_identically(tmp_path):
     full_model, full = curriculum_run()
     cut_at = full.phases[1]["start"] + 5               # inside the second stage

@@ -187,7 +187,7 @@ def test_two_phase_schedule_changes_the_task_dt_and_compiles_once_per_phase():
     assert len(result.loss) == 25 and np.all(np.isfinite(result.loss))
 
 
-@pytest.mark.parametrize("stop_at", [5, 15])
+@pytest.mark.parametrize("stop_at", [5, pytest.param(15, marks=pytest.mark.slow)])
 def test_resume_restarts_inside_the_right_phase_bit_identically(tmp_path, stop_at):
     full_model, _, full = two_phase_run(25)
 

@@ -122,7 +122,9 @@ def test_bad_settings_are_clear_errors():
         nt.training.Trainer(leaky(task), task, method=SCTT(), schedule=[nt.training.Phase(None)], num_steps=10)
 
 
-@pytest.mark.parametrize("method", [CD(factors=(2,), stage_steps=6), DASC(theta=5, beta0=0.2, stages=3, stage_steps=4)])
+@pytest.mark.parametrize("method", [CD(factors=(2,), stage_steps=6),
+                                    pytest.param(DASC(theta=5, beta0=0.2, stages=3, stage_steps=4),
+                                                 marks=pytest.mark.slow)])   # CD by default, DASC slow
 def test_resume_inside_a_stage_is_bit_identical(tmp_path, method):
     task = nt.tasks.SooB(dt=25.0)
 
@@ -250,6 +252,7 @@ def test_ou_noise_cell_options_round_trip_and_bad_values():
         nt.models.RNN(nt.models.LeakyRNNCell(3, 8), 2, readout_activation="softmax")
 
 
+@pytest.mark.slow  # 20 s of training; the OU process and the readout are tested by default
 def test_sigmoid_readout_and_ou_noise_train_with_skip_methods_and_analysis():
     """Soo et al.'s model: inputs to the first 40 % of units, readout sigmoid(W u[20:40]) of a
     subset, OU noise, tau/2 for the last 20 %; DASC trains it, the fixed points have eta = 0."""

@@ -71,6 +71,7 @@ def test_summaries_over_networks():
 
 
 # --- the networks are those of separate runs -----------------------------------------------------
+@pytest.mark.slow  # 32 s; test_per_network_hyper_parameters_match_separate_runs compares with separate runs by default
 def test_each_network_is_the_separate_run_with_its_seed():
     pop = Population.of(3, seed=4)
     trainer = Trainer(build(0, sigma_rec=0.1), TASK, braintools.optim.Adam(1e-2), population=pop,
@@ -157,6 +158,7 @@ def test_a_diverging_network_stops_and_keeps_its_last_good_weights_while_the_oth
 
 
 # --- checkpoints and devices -----------------------------------------------------------------------
+@pytest.mark.slow  # 30 s of training and resuming; CI's slow stage
 def test_population_checkpoints_resume_bit_identically(tmp_path):
     def make(cbs=()):
         return Trainer(build(0, sigma_rec=0.1), TASK, braintools.optim.Adam(1e-2), population=3, num_steps=30,
