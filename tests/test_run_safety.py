@@ -681,8 +681,8 @@ def test_repeated_ctrl_c_in_a_real_process_never_gives_a_traceback_or_minus_2(tm
         time.sleep(0.05)
         with contextlib.suppress(ProcessLookupError):
             proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err
+    stdout, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, f"stderr: {err}\nstdout: {stdout}"
     assert "Traceback" not in err and f"neurotrain train --resume {out}" in err
 
 

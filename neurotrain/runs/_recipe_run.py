@@ -8,7 +8,7 @@ import math
 import os
 from typing import Any
 
-from .._errors import ConfigError, NeurotrainError
+from .._errors import NeurotrainError
 from ..io import RunLayout, checkpoint_path
 from ..training import BestCheckpoint, Criterion, EarlyStopping
 
@@ -20,14 +20,11 @@ def recipe_callbacks(opts, layout: RunLayout, *, population: bool = False) -> tu
     evaluated, restored when ``opts.restore_best``); returns ``(callbacks, best)``.
 
     A population keeps no best checkpoint (its networks have their own best steps; each stops
-    on its own at ``stop_at``): a recipe's ``restore_best`` is dropped for it, and asking for it
-    explicitly is an error.
+    on its own at ``stop_at``): ``restore_best`` does not apply to it, and each network keeps
+    its last weights (the summary's table says so per network).
     """
     cbs: list[Any] = []
     best = None
-    if population and opts.restore_best and "restore_best" not in opts.from_recipe:
-        raise ConfigError("restore_best keeps one network's best weights; a population run keeps each network's "
-                          "last weights. Drop --restore-best (or restore_best=True) for --population runs.")
     if opts.eval_every and not population:
         best = BestCheckpoint(layout.best_checkpoint, restore=opts.restore_best)
         cbs.append(best)
