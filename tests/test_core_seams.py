@@ -70,6 +70,24 @@ def test_forward_is_a_pure_function_of_params_and_key():
     np.testing.assert_allclose(both[1], fwd.run(p2, x)[0], rtol=1e-5, atol=1e-6)
 
 
+def test_forward_peak_is_the_largest_activity_and_leaves_the_rest_unchanged():
+    task = nt.tasks.PerceptualDecisionMaking()
+    model = leaky_model(task, sigma_rec=0.2)
+    fwd = model.forward()
+    params = fwd.params()
+    x = task.sample(jax.random.PRNGKey(0), 5).inputs
+    key = jax.random.PRNGKey(1)
+    plain = fwd.run(params, x, key=key, record_state=True)
+    *same, peak = fwd.run(params, x, key=key, record_state=True, peak=True)
+    assert len(same) == len(plain)
+    for a, b in zip(jax.tree.leaves(plain), jax.tree.leaves(same)):
+        np.testing.assert_array_equal(a, b)
+    assert peak.shape == () and float(peak) == float(np.max(np.abs(plain[1])))
+    # no gradient flows through the monitor
+    g = jax.grad(lambda p: fwd.run(p, x, peak=True)[-1])(params)
+    assert all(float(jnp.max(jnp.abs(v))) == 0.0 for v in jax.tree.leaves(g))
+
+
 def test_forward_transform_hook_changes_the_time_stepping_as_specified():
     brainstate.random.seed(0)
     model = nt.models.build_model("leaky", 2, 5, 1, tau=100.0, dt=20.0)

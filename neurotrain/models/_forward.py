@@ -233,7 +233,7 @@ class Forward:
     def run(self, params: Mapping[tuple, Any], inputs, *, state: State | None = None, key=None,
             dt: float | None = None, transform: ForwardTransform | None = None,
             record_state: bool = False, overrides: Mapping[str, Any] | None = None,
-            loop: ClosedLoop | None = None):
+            loop: ClosedLoop | None = None, peak: bool = False):
         """Run a batch of trials.
 
         Parameters
@@ -258,6 +258,12 @@ class Forward:
             inputs[t])``, computed from what the network did before ``t``; after each step
             ``loop.update(state, t, output)`` sees the output (without a gradient through it).
             The inputs actually given are then returned last, ``(T, B, num_in)``.
+        peak : bool
+            Also return the largest ``|activity|`` of the run (a scalar without a gradient; the
+            activity monitor of training), after everything else. It is reduced inside the
+            time loop, step by step: taking ``max |activity|`` of the returned activity instead
+            makes XLA keep a second copy of the whole activity, which costs more than the
+            optimiser when the run is mapped over a population.
 
         Returns
         -------
@@ -268,6 +274,10 @@ class Forward:
             The state after the last step.
         states : array ``(T, B, state_size)``
             Only with ``record_state=True``.
+        inputs : array ``(T, B, num_in)``
+            Only with ``loop``.
+        peak : scalar
+            Only with ``peak=True``.
         """
         self.model.check_inputs(inputs)
         if state is None:
@@ -285,16 +295,21 @@ class Forward:
             if transform is not None:
                 new, tc = transform.apply(t, s, new, tc)
             out = self.readout(params, new[-1][0])
-            ys = (out, self.activity(new))
+            act = self.activity(new)
+            ys = (out, act)
             if record_state:
                 ys = ys + (self.flatten_state(new),)
             if loop is not None:
                 lc = loop.update(lc, t, jax.lax.stop_gradient(out))
                 ys = ys + (x,)
+            if peak:
+                ys = ys + (jnp.max(jnp.abs(jax.lax.stop_gradient(act))),)
             return (new, tc, lc), ys
 
         ts = jnp.arange(inputs.shape[0], dtype=jnp.int32)
         (final, _, _), ys = jax.lax.scan(body, carry0, (ts, inputs))
+        if peak:
+            ys = ys[:-1] + (jnp.max(ys[-1]),)
         return (*ys[:2], final, *ys[2:])
 
 

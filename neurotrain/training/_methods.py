@@ -277,11 +277,12 @@ class BPTT(GradientMethod):
         transform = self.forward_transform(ctx, batch)
 
         def loss_fn(p):
-            outputs, activity, *_ = ctx.forward.run(p, batch.inputs, key=key, dt=ctx.dt, transform=transform,
-                                                    overrides=ctx.overrides, loop=ctx.loop(batch))
+            outputs, activity, *rest = ctx.forward.run(p, batch.inputs, key=key, dt=ctx.dt, transform=transform,
+                                                       overrides=ctx.overrides, loop=ctx.loop(batch),
+                                                       peak=ctx.monitor)
             total, aux = ctx.objective(outputs, activity, batch, p)
             if ctx.monitor:
-                aux = {**aux, "max_activity": max_abs(activity)}
+                aux = {**aux, "max_activity": rest[-1]}
             return total, aux
 
         (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
