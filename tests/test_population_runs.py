@@ -34,6 +34,7 @@ from neurotrain.io import (
 )
 from neurotrain.runs import RunOptions, split_network, train_run
 from neurotrain.training import CSVLogger
+from neurotrain.training._population import member_params
 
 TRIALS = 200
 BASE = dict(task="pdm", cell="leaky", hidden=8, batch_size=8, steps=20, eval_every=10, eval_trials=TRIALS,
@@ -364,3 +365,30 @@ def test_a_population_run_killed_at_a_random_step_resumes_bit_identically(tmp_pa
     assert (tmp_path / "killed" / "metrics.csv").read_text() == (tmp_path / "ref" / "metrics.csv").read_text(), why
     sa, sb = (json.loads((tmp_path / d / "summary.json").read_text()) for d in ("ref", "killed"))
     assert sb["networks"] == sa["networks"], why
+
+
+def test_a_constrained_population_run_keeps_every_networks_constraints(tmp_path):
+    """Dale's law, a connectivity mask and a frozen input matrix hold for every network of a
+    population run, and a split network is the separate run with its seed (constraints included)."""
+    rng = np.random.default_rng(0)
+    mask = rng.random((8, 8)) < 0.6
+    np.save(tmp_path / "conn.npy", mask.astype(np.float32))
+    opts = dict(BASE, dale=0.75, masks={"W_rec": str(tmp_path / "conn.npy")}, freeze={"W_in": True})
+    pop = train_run(RunOptions(**opts, population=2, out=str(tmp_path / "pop"), no_figures=True))
+    alone = train_run(RunOptions(**opts, seed=1, out=str(tmp_path / "alone"), no_figures=True))
+    assert pop.status == "completed" and alone.status == "completed"
+    for k in range(2):
+        net = split_network(pop.run_dir, k, tmp_path / f"net{k}")
+        model, _, cfg = nt.runs.load_run(net.out)
+        assert cfg["options"]["dale"] == 0.75 and cfg["options"]["seed"] == k
+        types = model.layers[0].unit_types
+        W = model.effective_weights()["layers.0.W_rec"]
+        assert np.all(W[types > 0] >= 0) and np.all(W[types < 0] <= 0), k      # signs of the presynaptic units
+        assert np.all(W[~mask] == 0) and np.count_nonzero(W[mask]) > 0.9 * mask.sum(), k
+        # frozen: the input weights are bit-identical to the network's initial ones
+        initial = member_params(model, [k])[("layers", 0, "W_in")][0]
+        np.testing.assert_array_equal(
+            read_checkpoint(latest_checkpoint(pop.run_dir))["params"]["layers.0.W_in"][k], np.asarray(initial))
+    a = read_checkpoint(latest_checkpoint(alone.run_dir))
+    p = read_checkpoint(latest_checkpoint(pop.run_dir))
+    _close(a["params"], {k: v[1] for k, v in p["params"].items()})              # network 1 = seed 1

@@ -22,6 +22,7 @@ import signal
 import subprocess
 import sys
 import time
+import types
 import warnings
 from pathlib import Path
 
@@ -722,3 +723,24 @@ def test_wrong_optimizer_and_callbacks_are_clear_errors():
         nt.train(model, task, "adam", num_steps=1, batch_size=2)
     with pytest.raises(nt.ConfigError, match=r"callbacks\[0\] must be a neurotrain.training.Callback"):
         nt.train(model, task, callbacks=[None], num_steps=1, batch_size=2)
+
+
+def test_a_population_names_the_networks_that_learned_nothing(tmp_path):
+    """Judged per network: the one trained at lr 100 learned nothing, the other did."""
+    result = train_run(TINY.replace(out=str(tmp_path / "pop"), cell="gru", task="pdm", steps=60, checkpoint_every=0,
+                                    population=1, population_grid={"lr": [100.0, 1e-2]}, eval_trials=32))
+    summary = result.summary
+    assert [r["learned"] for r in summary["networks"]] == [False, True]
+    assert summary["learning"]["networks_learned"] == 1 and summary["learning"]["networks"] == 2
+    assert summary["warning"].startswith("1 of 2 networks learned nothing (network 0): its final task loss")
+    assert f"warning: {summary['warning']}" in result.notes
+    report = result.report()
+    assert report.rstrip().splitlines()[-1] == f"  warning      {summary['warning']}"
+    assert "learned nothing" in [line for line in report.splitlines() if line.startswith("0 ")][0]
+    # the checks themselves, on known curves: falling to a tenth of chance vs flat at its start
+    steps = np.linspace(0.0, 1.0, 200)
+    loss = np.stack([1.0 - 0.9 * steps, np.ones_like(steps)], axis=1)
+    fake = types.SimpleNamespace(aux={}, loss=loss, history_start=0)
+    checks = nt.training.population_learning_checks(nt.tasks.make_task("pdm"), fake, chance=1.0)
+    assert [c["learned"] for c in checks] == [True, False]
+    assert checks[1]["warning"].startswith("this run learned nothing: its final task loss 1 is not below")

@@ -9,15 +9,15 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import analysis as an
-from .._errors import CheckpointError, RunDirectoryError
+from .._errors import CheckpointError
 from .._validate import check_bool, check_int, check_seed, derive_seed
-from ..io import jsonable, library_versions, read_json, write_json
+from ..io import jsonable, library_versions, read_json
 from ._directory import read_run, run_seed
 from ._notes import Notes, NotesCallback
 from ._options import RUN_DEFAULTS
 from ._population import evaluate_population_run, is_population_run
 from ._report import PROG, format_report
-from ._rundir import io_error_text, reading
+from ._rundir import reading, save_evaluation
 
 __all__ = ["evaluate_run", "EvaluateRunResult"]
 
@@ -163,13 +163,5 @@ def evaluate_run(run_dir: str | os.PathLike, *, trials: int | None = None, seed:
         result = EvaluateRunResult(layout.root, snap.task, snap.model, evaluation, trials, seed, record,
                                    summary if isinstance(summary, dict) else None, None, tuple(note.items),
                                    snap.checkpoint, snap.step)
-        if before_write is not None:
-            before_write(result)
-        if not save:
-            return result
-        try:
-            write_json(layout.evaluation_file, record)
-        except OSError as e:
-            raise RunDirectoryError(f"cannot write {layout.evaluation_file}: {io_error_text(e)}; the "
-                                    f"evaluation was computed but not saved (nothing was written).") from None
-    return dataclasses.replace(result, file=layout.evaluation_file)
+        return save_evaluation(layout, result, record, save=save, before_write=before_write)
+

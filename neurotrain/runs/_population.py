@@ -38,7 +38,7 @@ import numpy as np
 
 from .. import analysis as an
 from .. import plot
-from .._errors import CheckpointError, ConfigError, NeurotrainError, RunDirectoryError
+from .._errors import CheckpointError, ConfigError, NeurotrainError
 from .._validate import check_bool, check_int, check_seed, derive_seed
 from ..io import (
     RunLayout,
@@ -52,13 +52,13 @@ from ..io import (
     write_json,
 )
 from ..models import model_from_config
-from ..training import Population, summarize
+from ..training import Population, population_learning_checks, summarize
 from ..training._history import History
 from ._directory import FIGURE_DPI, build_run, run_summary
 from ._notes import Notes, NotesCallback
 from ._options import RunOptions
 from ._report import PROG
-from ._rundir import io_error_text, reading
+from ._rundir import reading, save_evaluation
 
 __all__ = ["final_eval_seed", "population_trainer_options", "check_population_plan", "population_config",
            "is_population_run", "PopulationRun", "read_population_run", "finish_population_run",
@@ -332,6 +332,16 @@ def population_summary(task, result, evaluation, *, extra: Mapping[str, Any] | N
     if len(result.eval_steps):
         heldout = {k: np.asarray(v)[-1] for k, v in result.eval_metrics.items()}
     rows = _member_rows(pop, result.final_losses, evaluation, result.stopped, result.stop_reason, task, heldout)
+    checks = population_learning_checks(task, result, seed=final_eval_seed(pop.seeds[0]))
+    for row, check in zip(rows, checks):
+        row["learned"] = bool(check["learned"])
+    failed = [k for k, c in enumerate(checks) if not c["learned"]]
+    if failed:
+        s["warning"] = (f"{len(failed)} of {pop.size} networks learned nothing (network "
+                        f"{', '.join(map(str, failed[:10]))}{', ...' if len(failed) > 10 else ''}): "
+                        f"{checks[failed[0]]['warning'].removeprefix('this run learned nothing: ')}")
+    s["learning"] = {"chance_loss": checks[0]["chance_loss"] if checks else None, "networks_learned":
+                     pop.size - len(failed), "networks": pop.size}
     s["population"] = {"size": pop.size, "varied": list(pop.varied), "stopped": len(result.stopped),
                        "diverged": sum(bool(r["diverged"]) for r in rows),
                        "final_evaluation": "each network on fresh trials of seed = its seed + 1"}
@@ -385,7 +395,7 @@ def short_population_extra(trainer) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 def _table_columns(rows: Sequence[Mapping], metric: str) -> list[str]:
     varied = [k for k in rows[0] if k not in ("network", "final_loss", "stopped", "stopped_at", "diverged",
-                                              "stop_reason") and not k.endswith(metric) and k != "gap_points"]
+                                              "stop_reason", "learned") and not k.endswith(metric) and k != "gap_points"]
     cols = ["network", *varied, "final_loss"]
     cols += [c for c in (f"heldout_{metric}", metric, f"ideal_{metric}") if c in rows[0]]
     return cols
@@ -400,10 +410,12 @@ def network_table(rows: Sequence[Mapping], summary: Mapping[str, Mapping], metri
         note = ""
         if r.get("stopped"):
             note = "diverged" if r.get("diverged") else f"stopped at {r.get('stopped_at')}"
+        if r.get("learned") is False:
+            note = f"{note}; learned nothing" if note else "learned nothing"
         body.append([*cells, note])
     footer = [[label, *[summary[c][key] if c in summary else None for c in cols[1:]], ""]
               for label, key in an.SUMMARY_ROWS]
-    return an.format_table([*cols, "stopped"], body, footer=footer, align_left=1)
+    return an.format_table([*cols, "notes"], body, footer=footer, align_left=1)
 
 
 def population_report(*, header: str, run_dir: str, summary: Mapping, task) -> str:
@@ -428,6 +440,8 @@ def population_report(*, header: str, run_dir: str, summary: Mapping, task) -> s
     if rows:
         lines.append("")
         lines.extend(network_table(rows, ps, metric).splitlines())
+    if summary.get("warning"):
+        lines.append(f"  warning      {summary['warning']}")
     return "\n".join(lines)
 
 
@@ -527,13 +541,4 @@ def evaluate_population_run(run_dir: str | os.PathLike, *, trials: int | None = 
             "created": datetime.datetime.now().isoformat(timespec="seconds"), "versions": library_versions()})
         result = PopulationEvaluateRunResult(layout.root, run.task, evaluation, trials, seed, record, run.step,
                                              None, tuple(note.items))
-        if before_write is not None:
-            before_write(result)
-        if not save:
-            return result
-        try:
-            write_json(layout.evaluation_file, record)
-        except OSError as e:
-            raise RunDirectoryError(f"cannot write {layout.evaluation_file}: {io_error_text(e)}; the "
-                                    f"evaluation was computed but not saved (nothing was written).") from None
-    return dataclasses.replace(result, file=layout.evaluation_file)
+        return save_evaluation(layout, result, record, save=save, before_write=before_write)

@@ -23,6 +23,7 @@ The guarantees (see the guide's "Runs" page):
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
 import time
@@ -33,7 +34,7 @@ from .._errors import RunDirectoryError, RunLockedError
 from ..io import RunLayout, RunLock, exchange_paths, write_json
 from ._notes import Notes
 
-__all__ = ["NewRun", "open_new_run", "open_resumed_run", "reading", "io_error_text"]
+__all__ = ["NewRun", "open_new_run", "open_resumed_run", "reading", "io_error_text", "save_evaluation"]
 
 _STAGING, _OLD = "neurotrain-new", "neurotrain-old"
 #: how long a reader waits for a replacement's swap before giving up
@@ -364,3 +365,19 @@ def reading(run_dir: str | os.PathLike) -> Iterator[RunLayout]:
         yield layout
     finally:
         lock.release()
+
+
+def save_evaluation(layout, result, record, *, save: bool, before_write=None):
+    """The end of an evaluation: ``before_write(result)``, then (with ``save``) ``record``
+    written to the run's ``evaluation.json``; returns ``result`` with its ``file`` set when it
+    was saved. A failed write raises one line and leaves nothing half written."""
+    if before_write is not None:
+        before_write(result)
+    if not save:
+        return result
+    try:
+        write_json(layout.evaluation_file, record)
+    except OSError as e:
+        raise RunDirectoryError(f"cannot write {layout.evaluation_file}: {io_error_text(e)}; the "
+                                f"evaluation was computed but not saved (nothing was written).") from None
+    return dataclasses.replace(result, file=layout.evaluation_file)

@@ -621,6 +621,8 @@ def _train(plan: RunPlan, target, note: Notes, callbacks: Sequence[Any], command
             write_json(layout.config_file, run_config(model=model, task=task, config=config, optimizer=optimizer))
             evaluation, summary, figures = finish_population_run(trainer=trainer, result=result, task=task,
                                                                  options=opts, layout=layout, extra=extra or None)
+            if summary.get("warning"):
+                note(f"warning: {summary['warning']}")
         else:
             evaluation = an.evaluate(model, task, opts.eval_trials, seed=eval_seed)   # the best weights, if restored
             learning = learning_check(task, result, seed=eval_seed)

@@ -17,7 +17,7 @@ from ._callbacks import (
     ProgressBar,
     TensorBoardLogger,
 )
-from ._chance import chance_loss, learning_check
+from ._chance import chance_loss, learning_check, population_learning_checks
 from ._config import DEFAULT_ACTIVITY_BOUND, TrainConfig
 from ._curriculum import curriculum, curriculum_stages
 from ._long import CD, DASC, SCTT, SkipTransform, skip_blocks
@@ -39,7 +39,7 @@ __all__ = [
     "Objective", "masked_cross_entropy", "masked_mse", "l2_penalty", "rate_penalty",
     "Callback", "ProgressBar", "CSVLogger", "EarlyStopping", "get_method", "METHODS",
     "register_method", "OnlineMethod", "DRTRL", "PPProp", "ESDRTRL", "Checkpoint", "TensorBoardLogger",
-    "DEFAULT_ACTIVITY_BOUND", "chance_loss", "learning_check",
+    "DEFAULT_ACTIVITY_BOUND", "chance_loss", "learning_check", "population_learning_checks",
     "curriculum", "curriculum_stages", "Penalty", "WeightPenalty", "RatePenalty", "CustomPenalty",
     "check_penalties",
 ]

@@ -23,7 +23,7 @@ import numpy as np
 from .._validate import check_int, check_seed
 from ._losses import masked_mse
 
-__all__ = ["chance_loss", "learning_check", "CHANCE_MARGIN"]
+__all__ = ["chance_loss", "learning_check", "population_learning_checks", "CHANCE_MARGIN"]
 
 #: a final loss within this fraction of chance (or above the initial loss) counts as "learned nothing"
 CHANCE_MARGIN = 0.02
@@ -69,6 +69,28 @@ def _edge_mean(values: np.ndarray, last: bool) -> float:
     return float(np.mean(part))
 
 
+def _verdict(loss: np.ndarray, chance: float, *, from_start: bool, target_type: str) -> dict:
+    """The learning check of one network's task-loss curve (its finite values)."""
+    loss = loss[np.isfinite(loss)]
+    out = {"chance_loss": chance, "initial_loss": None, "final_loss": None, "learned": True, "warning": None}
+    if not len(loss):
+        return out
+    final = _edge_mean(loss, last=True)
+    initial = _edge_mean(loss, last=False) if from_start and len(loss) >= 2 else None
+    out.update(initial_loss=initial, final_loss=final)
+    reasons = []
+    if math.isfinite(chance) and final >= chance * (1.0 - CHANCE_MARGIN):
+        reasons.append(f"its final task loss {final:.4g} is not below the chance loss {chance:.4g} "
+                       f"(always {'predicting the label frequencies' if target_type == 'class' else 'answering the mean target'})")
+    if initial is not None and final >= initial:
+        reasons.append(f"it did not fall from the initial loss {initial:.4g}")
+    if reasons:
+        out["learned"] = False
+        out["warning"] = ("this run learned nothing: " + " and ".join(reasons) + ". Try a lower learning "
+                          "rate, more steps or another seed.")
+    return out
+
+
 def learning_check(task, result, *, chance: float | None = None, seed: int = 0) -> dict:
     """Whether a training run learned anything: its task loss against chance and its start.
 
@@ -85,20 +107,28 @@ def learning_check(task, result, *, chance: float | None = None, seed: int = 0) 
     """
     loss = np.asarray(result.aux.get("task_loss", result.loss), dtype=float)
     chance = chance_loss(task, seed=seed) if chance is None else float(chance)
-    out = {"chance_loss": chance, "initial_loss": None, "final_loss": None, "learned": True, "warning": None}
-    if not len(loss):
-        return out
-    final = _edge_mean(loss, last=True)
-    initial = _edge_mean(loss, last=False) if result.history_start == 0 and len(loss) >= 2 else None
-    out.update(initial_loss=initial, final_loss=final)
-    reasons = []
-    if math.isfinite(chance) and final >= chance * (1.0 - CHANCE_MARGIN):
-        reasons.append(f"its final task loss {final:.4g} is not below the chance loss {chance:.4g} "
-                       f"(always {'predicting the label frequencies' if task.target_type == 'class' else 'answering the mean target'})")
-    if initial is not None and final >= initial:
-        reasons.append(f"it did not fall from the initial loss {initial:.4g}")
-    if reasons:
-        out["learned"] = False
-        out["warning"] = ("this run learned nothing: " + " and ".join(reasons) + ". Try a lower learning "
-                          "rate, more steps or another seed.")
-    return out
+    if loss.ndim > 1:
+        raise ValueError("learning_check is for one network; use population_learning_checks for a population")
+    return _verdict(loss, chance, from_start=result.history_start == 0, target_type=task.target_type)
+
+
+def population_learning_checks(task, result, *, chance: float | None = None, seed: int = 0) -> list[dict]:
+    """:func:`learning_check` of every network of a population's training result (one dict
+    per network, in order; a network that stopped early is judged on the steps it trained).
+
+    Examples
+    --------
+    >>> import brainstate, braintools, neurotrain as nt
+    >>> brainstate.random.seed(0)
+    >>> task = nt.tasks.Integrator()
+    >>> result = nt.train(nt.models.build_model("vanilla", 1, 8, 1), task, braintools.optim.Adam(1e-2),
+    ...                   population=2, num_steps=30, batch_size=8)
+    >>> [sorted(c) for c in population_learning_checks(task, result)][0][:3]
+    ['chance_loss', 'final_loss', 'initial_loss']
+    """
+    loss = np.asarray(result.aux.get("task_loss", result.loss), dtype=float)
+    chance = chance_loss(task, seed=seed) if chance is None else float(chance)
+    if loss.ndim == 1:
+        loss = loss[:, None]
+    return [_verdict(loss[:, k], chance, from_start=result.history_start == 0, target_type=task.target_type)
+            for k in range(loss.shape[1])]
