@@ -58,7 +58,7 @@ def dms(delay_ms: float, dt: float = 5.0):
 
 #: every method of the comparison (the stage steps are set per run); CD's coarse step is
 #: THETA fine steps, as the skip length of SCTT and DASC
-METHOD_NAMES = ("base", "cd", "cd-reset", "sctt", "dasc")
+METHOD_NAMES = ("base", "cd", "cd-reset", "sctt", "dasc", "dasc-fresh")
 
 
 def make_method(name: str, stage_steps: int, until: float):
@@ -67,6 +67,9 @@ def make_method(name: str, stage_steps: int, until: float):
     if name in ("cd", "cd-reset"):
         return nt.training.CD(factors=(THETA,), stage_steps=stage_steps, until=until,
                               reset_optimizer=name == "cd-reset")
+    if name == "dasc-fresh":   # DASC with each block's prediction from its own start state
+        return nt.training.DASC(theta=THETA, beta0=BETA0, stages=2, stage_steps=stage_steps, until=until,
+                                fresh_derivative=True)
     cls = {"sctt": nt.training.SCTT, "dasc": nt.training.DASC}[name]
     return cls(theta=THETA, beta0=BETA0, stages=2, stage_steps=stage_steps, until=until)
 
@@ -199,7 +202,7 @@ def figure(runs, path: Path, criterion: float) -> None:
 
     tasks = list(dict.fromkeys(r["task"] for r in runs))
     fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks), 3.4), squeeze=False)
-    colors = {"base": "0.3", "cd": "tab:blue", "cd-reset": "tab:cyan", "sctt": "tab:orange", "dasc": "tab:green"}
+    colors = {"base": "0.3", "cd": "tab:blue", "cd-reset": "tab:cyan", "sctt": "tab:orange", "dasc": "tab:green", "dasc-fresh": "tab:olive"}
     for ax, task in zip(axes[0], tasks):
         seen = set()
         for r in runs:
@@ -230,7 +233,9 @@ def render(data, criterion) -> str:
             f"up to half the budget, then 5 ms, Adam's moments carried over; cd-reset = the same with Adam "
             f"restarted at the stage change (what the authors' code does); sctt / dasc = skip length "
             f"{THETA} fine steps, beta {BETA0} then 1 (2 stages, the first up to half the budget). Every stage "
-            f"ends early at the criterion; every evaluation runs the plain 5 ms model.",
+            f"ends early at the criterion; every evaluation runs the plain 5 ms model; dasc-fresh = dasc with "
+            f"each block's prediction from the increment at its own start state (`fresh_derivative=True`) "
+            f"instead of the previous block's last increment (the authors' code).",
             f"- Criterion: held-out score >= {criterion} on 200 fresh trials, every {data.get('eval_every')} "
             f"steps (`perf` of the Soo tasks: response direction within 0.2 pi and fixation kept; rule "
             f"reversal: `accuracy` of the response steps). Training stops at the criterion. Final score: "

@@ -31,8 +31,9 @@ def leaky(task, num_rec=10, seed=0, **kw):
 
 
 # --- the skip transform against Soo et al.'s loop -------------------------------------------------
-def soo_loop(cell, params, x, theta, beta, aligned, period_starts):
-    """A hand-written loop after the authors' compute_uall, called once per period."""
+def soo_loop(cell, params, x, theta, beta, aligned, period_starts, fresh=False):
+    """A hand-written loop after the authors' compute_uall, called once per period; ``fresh``:
+    each block's prediction from the increment of its own first step instead."""
     h = jnp.zeros((x.shape[1], cell.num_rec))
     hs = []
     bounds = list(period_starts) + [x.shape[0]]
@@ -42,6 +43,8 @@ def soo_loop(cell, params, x, theta, beta, aligned, period_starts):
         for i, t in enumerate(range(a, b)):
             new = cell.step(params, (h,), x[t])[0]
             du = new - h
+            if fresh and aligned and i % theta == 0:
+                uskip = h + theta * du
             if i % theta == theta - 1:
                 new = beta * new + (1 - beta) * uskip
                 uskip = new + theta * du if aligned else new
@@ -64,10 +67,16 @@ def test_skip_transform_follows_the_authors_loop_with_blocks_aligned_to_periods(
     start, end = skip_blocks(info, T, theta)
     assert np.flatnonzero(np.asarray(start[:, 0])).tolist() == [0, 9]
     assert np.flatnonzero(np.asarray(end[:, 0])).tolist() == [3, 7, 12, 16, 20]
-    transform = SkipTransform(theta=theta, beta=beta, aligned=aligned, period_start=start, block_end=end)
-    _, act, _ = fwd.run(params, x, transform=transform)
-    want = soo_loop(model.layers[0], fwd.cell_params(params, 0), x, theta, beta, aligned, [0, 9])
-    np.testing.assert_allclose(act, want, rtol=1e-5, atol=1e-6)
+    runs = {}
+    for fresh in (False, True):
+        transform = SkipTransform(theta=theta, beta=beta, aligned=aligned, period_start=start, block_end=end,
+                                  fresh=fresh)
+        _, act, _ = fwd.run(params, x, transform=transform)
+        want = soo_loop(model.layers[0], fwd.cell_params(params, 0), x, theta, beta, aligned, [0, 9], fresh=fresh)
+        np.testing.assert_allclose(act, want, rtol=1e-5, atol=1e-6)
+        runs[fresh] = np.asarray(act)
+    # DASC: the two predictions differ after a period's first block; SCTT: they are the same
+    assert (np.max(np.abs(runs[True] - runs[False])) > 1e-4) == aligned
 
 
 @pytest.mark.parametrize("method", [SCTT(theta=5), DASC(theta=5)])
@@ -106,6 +115,9 @@ def test_bad_settings_are_clear_errors():
         SCTT(theta=1)
     with pytest.raises(nt.ConfigError, match="theta must be an integer >= 1"):
         DASC(theta=0)
+    with pytest.raises(nt.ConfigError, match="fresh_derivative"):
+        DASC(fresh_derivative="maybe")
+    assert nt.training.get_method("dasc", fresh_derivative=True).config()["fresh_derivative"] is True
     with pytest.raises(nt.ConfigError, match="beta0 must be a finite number >= 0 and <= 1"):
         SCTT(beta0=1.5)
     with pytest.raises(nt.ConfigError, match="stages must be an integer >= 1"):

@@ -75,6 +75,11 @@ class SkipTransform:
         the block's start).
     period_start, block_end : arrays ``(T, B)``
         From :func:`skip_blocks`.
+    fresh : bool
+        DASC's prediction of a block that follows another: ``False`` (the authors' code) takes
+        the increment of the previous block's last step, before its mix; ``True`` the increment
+        of the block's own first step, from the state the block starts in (the derivative at
+        ``r_blockstart``, as the paper's equation reads). Equal for SCTT.
     """
 
     theta: int
@@ -82,6 +87,7 @@ class SkipTransform:
     aligned: bool
     period_start: Any
     block_end: Any
+    fresh: bool = False
 
     def _prediction(self, state, increment):
         if not self.aligned:
@@ -96,11 +102,15 @@ class SkipTransform:
         du = jax.tree.map(jnp.subtract, new_h, prev_h)
         starts = self.period_start[t][:, None]
         ends = self.block_end[t][:, None]
-        # a period's first step opens a block from the state before it
-        block = jax.tree.map(lambda p, b: jnp.where(starts, p, b), self._prediction(prev_h, du), block)
+        if self.fresh:   # every block opens at its first step, from the state before it
+            opens = starts | ((t > 0) & self.block_end[jnp.maximum(t - 1, 0)][:, None])
+        else:            # a period's first step opens a block from the state before it
+            opens = starts
+        block = jax.tree.map(lambda p, b: jnp.where(opens, p, b), self._prediction(prev_h, du), block)
         mixed = jax.tree.map(lambda n, b: self.beta * n + (1.0 - self.beta) * b, new_h, block)
         out = jax.tree.map(lambda m, n: jnp.where(ends, m, n), mixed, new_h)
-        block = jax.tree.map(lambda o, b: jnp.where(ends, o, b), self._prediction(out, du), block)
+        if not self.fresh:   # the authors' code: the next block's prediction from this step's increment
+            block = jax.tree.map(lambda o, b: jnp.where(ends, o, b), self._prediction(out, du), block)
         return _with_h(new, out), block
 
 
@@ -266,7 +276,7 @@ class _Skip(_Staged):
             return None     # the plain model
         start, end = skip_blocks(batch.info, batch.num_steps, self.theta)
         return SkipTransform(theta=self.theta, beta=beta, aligned=self.aligned, period_start=start,
-                             block_end=end)
+                             block_end=end, fresh=bool(getattr(self, "fresh_derivative", False)))
 
     def _how(self, path) -> str:
         return f"exact gradient of the skip-connected model ({self.name})"
@@ -306,6 +316,16 @@ class DASC(_Skip):
     coarse Euler prediction ``r_blockstart + theta dr`` (``dr`` a fine step's increment), the
     state a step of ``theta * dt`` would reach (Soo, Goudar & Wang 2023).
 
+    Parameters
+    ----------
+    theta, beta0, stages, stage_steps, until, metric, reset_optimizer
+        As :class:`SCTT`.
+    fresh_derivative : bool
+        Which increment ``dr`` predicts a block that follows another. ``False`` (default, the
+        authors' code): the last step's increment of the block before, taken before its mix;
+        ``True``: the increment of the block's own first step, from the mixed state it starts
+        in. The first block of every period is the same either way.
+
     Examples
     --------
     >>> import neurotrain as nt
@@ -315,3 +335,10 @@ class DASC(_Skip):
 
     name: ClassVar[str] = "dasc"
     aligned: ClassVar[bool] = True
+    #: ``False``: the authors' code (a block's prediction uses the previous block's last
+    #: increment); ``True``: the increment at the block's own start state (see SkipTransform)
+    fresh_derivative: bool = False
+
+    def __post_init__(self):
+        super().__post_init__()
+        object.__setattr__(self, "fresh_derivative", check_bool("fresh_derivative", self.fresh_derivative))
