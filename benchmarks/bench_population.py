@@ -319,9 +319,10 @@ network-step than training the same networks one after another. On this 2-core C
 reached: the ratios above are the whole of the effect. The reasons:
 
 - XLA-CPU gives a mapped step little. The pure-JAX reference under each table (a minimal leaky
-  RNN with Adam written directly in JAX, no neurotrain code) gets about the same vmap /
-  sequential ratio as neurotrain's population (last column of the summary): the limit is the
-  backend, not the library around it. Measured apart (2026-12-02, this machine): a batched
+  RNN with Adam written directly in JAX, no neurotrain code) gets no better a vmap /
+  sequential ratio than neurotrain's population (last column of the summary; the ratios move
+  by 0.2-0.3 between runs of this benchmark): the limit is the backend, not the library
+  around it. Measured apart (2026-12-02, this machine): a batched
   (32 networks x 32 trials x 50 units) x (50 x 50) product inside a 60-step scan runs at about
   85 GFLOP/s, no faster per network than the 32 single-network products one after another;
   the elementwise work of the time loop (the nonlinearity, the leak, the backward pass's
