@@ -672,8 +672,11 @@ def test_repeated_ctrl_c_in_a_real_process_never_gives_a_traceback_or_minus_2(tm
     env = dict(os.environ, MPLBACKEND="Agg", PYTHONPATH=os.pathsep.join(
         [str(Path(nt.__file__).parents[1]), os.environ.get("PYTHONPATH", "")]))
     args = [*TINY_ARGS, "--steps", "100000", "--checkpoint-every", "50", "--out", str(out)]
+    # the child starts with Ctrl-C's default action: a test run in the background (`.ci/run &`,
+    # nohup) inherits SIGINT ignored, and neurotrain, as Python itself, leaves an ignored signal ignored
     proc = subprocess.Popen([sys.executable, "-m", "neurotrain.cli", "train", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+                            stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 240
     while not any(s >= 100 for s, _ in list_checkpoints(out)) and time.monotonic() < deadline:
         time.sleep(0.05)
