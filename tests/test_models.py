@@ -80,6 +80,8 @@ def test_gru_and_lstm_one_step_match_equations():
     n = jnp.tanh(x @ g.W_xn.value + g.b_xn.value + r * (h @ g.W_hn.value + g.b_hn.value))
     np.testing.assert_allclose(g.update(x), (1 - z) * n + z * h, rtol=1e-5)
 
+    np.testing.assert_allclose(g.b_z.value, 0.0)     # update gate unbiased by default
+
     cell = LSTMCell(2, 3)
     brainstate.nn.init_all_states(cell, batch_size=1)
     np.testing.assert_allclose(cell.b_f.value, 1.0)  # forget bias
@@ -89,6 +91,21 @@ def test_gru_and_lstm_one_step_match_equations():
     c = jax.nn.sigmoid(f) * 0 + jax.nn.sigmoid(i) * jnp.tanh(gg)
     np.testing.assert_allclose(cell.update(x), jax.nn.sigmoid(o) * jnp.tanh(c), rtol=1e-5)
     np.testing.assert_allclose(cell.c.value, c, rtol=1e-5)
+
+
+def test_gru_update_bias_starts_units_keeping_their_state():
+    """update_bias is the initial b_z: with zero weights, h' = (1 - z) n + z h with z = sigmoid(b)."""
+    g = GRUCell(2, 3, update_bias=1.0, w_init="zeros", w_rec_init="zeros")
+    np.testing.assert_allclose(g.b_z.value, 1.0)
+    brainstate.nn.init_all_states(g, batch_size=1)
+    g.h.value = jnp.full((1, 3), 0.5)
+    z = 1.0 / (1.0 + np.exp(-1.0))
+    np.testing.assert_allclose(g.update(jnp.zeros((1, 2))), z * 0.5, rtol=1e-6)   # n = tanh(0) = 0
+    assert g.config()["update_bias"] == 1.0
+    model = nt.models.build_model("gru", 2, 3, 1, update_bias=2.0)
+    np.testing.assert_allclose(model.layers[0].b_z.value, 2.0)
+    with pytest.raises(nt.ConfigError, match="update_bias"):
+        GRUCell(2, 3, update_bias=float("nan"))
 
 
 def test_recurrent_noise_has_sqrt_2_over_alpha_scaling():

@@ -156,3 +156,33 @@ def test_online_training_learns_a_short_copy_task():
         warnings.simplefilter("ignore")
         nt.train(model, task, braintools.optim.Adam(lr=1e-2), method=DRTRL(warmup="auto"), num_steps=250, batch_size=64)
     assert nt.analysis.evaluate(model, task, num_trials=500, seed=1).scores["accuracy"] > 0.9  # chance 0.25
+
+
+def test_online_step_keeps_ynnpack_for_products_only_with_the_same_numbers(monkeypatch):
+    """On the CPU the online step is compiled with YNNPACK's fusions for matrix products only
+    (its reduction fusion made the per-trial gradient sum two thirds of a D-RTRL step); the
+    step gives the numbers of XLA's default compilation up to summation order."""
+    import neurotrain.training._loop as loop
+    from neurotrain.training._compile import YNN_DOT_ONLY
+
+    assert DRTRL().compiler_options() == (YNN_DOT_ONLY if jax.default_backend() == "cpu" else {})
+    assert BPTT().compiler_options() == {}
+    task = Copy(length=3, delay=2, num_symbols=4)
+
+    def params_after_two_steps():
+        brainstate.random.seed(0)
+        model = nt.models.build_model("gru", task.num_in, 16, task.num_out)
+        tr = nt.training.Trainer(model, task, braintools.optim.Adam(1e-2), method=DRTRL(), num_steps=2,
+                                 batch_size=8)
+        for i in range(2):
+            tr.step_fn(i)
+        return tr, jax.tree.map(np.asarray, tr._carry[0])
+
+    tuned, p_tuned = params_after_two_steps()
+    assert tuned._step_fns[0].options == DRTRL().compiler_options() and tuned._step_fns[0].note is None
+    plain_jit = loop.jit_step
+    monkeypatch.setattr(loop, "jit_step", lambda fn, options=None: plain_jit(fn, {}))
+    plain, p_plain = params_after_two_steps()
+    assert plain._step_fns[0].options == {}
+    for k in p_plain:
+        np.testing.assert_allclose(p_tuned[k], p_plain[k], rtol=1e-5, atol=1e-6)

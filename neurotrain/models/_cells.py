@@ -571,6 +571,12 @@ class GRUCell(Cell):
     reaches the hidden state through element-wise operations only: online learning with
     braintrace can see and train every weight.
 
+    ``update_bias`` is the initial ``b_z``. A positive value starts every unit keeping most of
+    its state at each step (``z = sigmoid(b_z)``), the GRU's form of the LSTM's forget-gate
+    bias (Gers et al. 2000; Tallec & Ollivier 2018): it lets the gradient of a memory reach
+    back over long delays from the first step (the copy task's recipe uses 1 at delays above
+    20: with 0 one seed in ten stayed at chance at delay 50).
+
     Examples
     --------
     >>> import brainstate, jax.numpy as jnp
@@ -583,13 +589,16 @@ class GRUCell(Cell):
     kind = "gru"
 
     def __init__(self, num_in: int, num_rec: int, *, w_init="xavier_uniform", w_rec_init="orthogonal",
-                 train_h0: bool = False, dale=None):
+                 update_bias: float = 0.0, train_h0: bool = False, dale=None):
         super().__init__(num_in, num_rec, train_h0=train_h0)
         _refuse_dale(self, dale)
         n_i, n_h = self.num_in, self.num_rec
         self._inits = {"w_init": w_init, "w_rec_init": w_rec_init}
+        self.update_bias = check_number("update_bias", update_bias,
+                                        fix="update_bias is the initial b_z: 0 (default), or e.g. 1 to start "
+                                            "the units keeping their state (z = sigmoid(1) = 0.73).")
         self.W_z = _param(w_init, (n_i + n_h, n_h), "w_init")
-        self.b_z = brainstate.ParamState(jnp.zeros(n_h))
+        self.b_z = brainstate.ParamState(jnp.full(n_h, self.update_bias))
         self.W_r = _param(w_init, (n_i + n_h, n_h), "w_init")
         self.b_r = brainstate.ParamState(jnp.zeros(n_h))
         self.W_xn = _param(w_init, (n_i, n_h), "w_init")
@@ -598,7 +607,7 @@ class GRUCell(Cell):
         self.b_hn = brainstate.ParamState(jnp.zeros(n_h))
 
     def config(self) -> dict[str, Any]:
-        return {**super().config(), **_json_inits(self._inits)}
+        return {**super().config(), "update_bias": self.update_bias, **_json_inits(self._inits)}
 
     def step(self, params, state, x, *, key=None, dt=None):
         self._refuse_dt(dt)

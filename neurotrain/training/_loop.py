@@ -27,6 +27,7 @@ from .._errors import CheckpointError, ConfigError, ShapeError, TrainingDiverged
 from .._validate import check_int, check_number
 from ..models import forward as make_forward
 from ._callbacks import Callback
+from ._compile import jit_step
 from ._config import TrainConfig
 from ._history import History
 from ._losses import Objective
@@ -381,8 +382,9 @@ class Trainer:
                 objective=self.objective, optimizer=self._fopt, batch_size=self.batch_size,
                 clip_norm=self.clip_norm, phase=phase, monitor=self.activity_bound is not None,
                 on_trace=self._count_trace, trainable=self.trainable)
+            options = self._methods[index].compiler_options()
             if self.K is None:
-                self._step_fns[index] = jax.jit(step)
+                self._step_fns[index] = jit_step(step, options)
             else:
                 chunk = self.chunk
 
@@ -394,7 +396,7 @@ class Trainer:
                                                batch_size=chunk)
                     return where_active(active, new, carry), out   # stopped networks keep still
 
-                self._step_fns[index] = jax.jit(population_step)
+                self._step_fns[index] = jit_step(population_step, options)
         return self._step_fns[index]
 
     def _call_step(self, fn, i):

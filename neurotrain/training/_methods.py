@@ -194,6 +194,15 @@ class GradientMethod:
     def _how(self, path) -> str:
         return f"exact gradient ({self.name})"
 
+    def compiler_options(self) -> dict[str, str]:
+        """XLA compiler options for this method's compiled step (none by default).
+
+        The options apply to the step's own compilation only (``jax.jit(...,
+        compiler_options=...)``), not to the process; an option this jaxlib rejects is dropped
+        with a note (see :mod:`neurotrain.training._compile`).
+        """
+        return {}
+
     def config(self) -> dict[str, Any]:
         """The method's name and options (JSON-serialisable; :func:`get_method` rebuilds it)."""
         out: dict[str, Any] = {"name": self.name}

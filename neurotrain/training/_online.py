@@ -22,6 +22,7 @@ import jax.numpy as jnp
 from .._errors import ConfigError
 from .._validate import check_choice, check_int, is_number
 from ..models import noise_disabled
+from ._compile import YNN_DOT_ONLY
 from ._losses import l2_penalty
 from ._methods import GradientMethod, max_abs, register_method, stateful_to_pure
 from ._penalties import RatePenalty
@@ -82,6 +83,13 @@ class OnlineMethod(GradientMethod):
     # --- configuration -------------------------------------------------------------------------
     def algorithm_options(self) -> dict[str, Any]:
         return {"vjp_method": self.vjp_method}
+
+    def compiler_options(self) -> dict[str, str]:
+        """On the CPU, YNNPACK fusions for matrix products only: its fusion of reductions makes
+        the sum of the per-trial weight gradients of braintrace's vmapped learner about two
+        thirds of a step (measured: a D-RTRL step of a GRU of 128 units on the copy task is
+        about 3x faster without it, with the same numbers)."""
+        return dict(YNN_DOT_ONLY) if jax.default_backend() == "cpu" else {}
 
     def _how(self, path) -> str:
         if path and path[0] == "readout":
