@@ -57,30 +57,48 @@ def dms(delay_ms: float, dt: float = 5.0):
 
 
 #: every method of the comparison (the stage steps are set per run); CD's coarse step is
-#: THETA fine steps, as the skip length of SCTT and DASC
+#: THETA fine steps, as the skip length of SCTT and DASC; a suffix "@N" sets theta = N
+#: (e.g. "cd@20": a 100 ms coarse step)
 METHOD_NAMES = ("base", "cd", "cd-reset", "sctt", "dasc", "dasc-fresh")
 
 
+def method_name(name: str) -> str:
+    """``name`` checked: one of METHOD_NAMES, optionally with ``@theta`` (an integer >= 2)."""
+    base, _, theta = name.partition("@")
+    if base not in METHOD_NAMES or base == "base" and theta or theta and not (theta.isdigit() and int(theta) >= 2):
+        raise argparse.ArgumentTypeError(f"unknown method {name!r}: one of {', '.join(METHOD_NAMES)}, "
+                                         f"optionally with @THETA (e.g. cd@20)")
+    return name
+
+
 def make_method(name: str, stage_steps: int, until: float):
+    name, _, theta = name.partition("@")
+    theta = int(theta) if theta else THETA
     if name == "base":
         return nt.training.BPTT()
     if name in ("cd", "cd-reset"):
-        return nt.training.CD(factors=(THETA,), stage_steps=stage_steps, until=until,
+        return nt.training.CD(factors=(theta,), stage_steps=stage_steps, until=until,
                               reset_optimizer=name == "cd-reset")
     if name == "dasc-fresh":   # DASC with each block's prediction from its own start state
-        return nt.training.DASC(theta=THETA, beta0=BETA0, stages=2, stage_steps=stage_steps, until=until,
+        return nt.training.DASC(theta=theta, beta0=BETA0, stages=2, stage_steps=stage_steps, until=until,
                                 fresh_derivative=True)
     cls = {"sctt": nt.training.SCTT, "dasc": nt.training.DASC}[name]
-    return cls(theta=THETA, beta0=BETA0, stages=2, stage_steps=stage_steps, until=until)
+    return cls(theta=theta, beta0=BETA0, stages=2, stage_steps=stage_steps, until=until)
 
 
 def methods(stage_steps: int, until: float = 0.9):
     return {n: make_method(n, stage_steps, until) for n in ("base", "cd", "sctt", "dasc")}
 
 
-def build(task, seed):
+#: the initial recurrent weights: "identity" (the default of these runs) or Soo et al.'s
+#: N(0, 1/N^2) entries ("soo": their Wraw = randn / N)
+W_REC_INITS = {"identity": "identity", "soo": f"normal:{1.0 / NUM_REC}"}
+
+
+def build(task, seed, w_rec_init: str = "identity"):
     brainstate.random.seed(seed)
-    return nt.models.build_model("leaky", num_rec=NUM_REC, task=task, sigma_rec=SIGMA, w_rec_init="identity")
+    return nt.models.build_model("leaky", num_rec=NUM_REC, task=task, sigma_rec=SIGMA,
+                                 w_rec_init=W_REC_INITS[w_rec_init])
 
 
 # --------------------------------------------------------------------------------------------
@@ -124,8 +142,8 @@ def step_cost(reps: int, log=print) -> list[dict]:
 # --------------------------------------------------------------------------------------------
 # part 2: the reproduction
 # --------------------------------------------------------------------------------------------
-def train_one(task, method, seed, steps, eval_every, criterion, metric):
-    model = build(task, seed)
+def train_one(task, method, seed, steps, eval_every, criterion, metric, w_rec_init="identity"):
+    model = build(task, seed, w_rec_init)
     stop = nt.training.EarlyStopping(target=criterion, metric=metric)
     t0 = time.perf_counter()
     with warnings.catch_warnings():
@@ -156,18 +174,22 @@ def task_list(names, delays):
     return out
 
 
-def reproduce(tasks, method_names, seeds, steps, eval_every, criterion, done, save, log=print):
-    """Train every (task, method, seed) not in ``done`` (keyed by label/method/seed); ``save``
-    after each run so that an interrupted sweep goes on where it stopped."""
+def reproduce(tasks, method_names, seeds, steps, eval_every, criterion, done, save, log=print,
+              w_rec_init="identity"):
+    """Train every (task, method, seed, budget) not in ``done`` (keyed by label/method/seed, and
+    the budget where it is not 1500 steps); ``save`` after each run so that an interrupted sweep
+    goes on where it stopped."""
     for label, task, metric in tasks:
+        if w_rec_init != "identity":
+            label = f"{label}, W_rec {w_rec_init}"
         for name in method_names:
             for seed in seeds:
-                key = f"{label}|{name}|{seed}"
+                key = f"{label}|{name}|{seed}" + (f"|{steps}" if steps != 1500 else "")
                 if key in done:
                     continue
                 r = train_one(task, make_method(name, steps // 2, criterion), seed, steps, eval_every,
-                              criterion, metric)
-                r.update(task=label, method=name, metric=metric, budget=steps)
+                              criterion, metric, w_rec_init)
+                r.update(task=label, method=name, metric=metric, budget=steps, w_rec_init=w_rec_init)
                 done[key] = r
                 save()
                 log(f"{label:24s} {name:8s} seed {seed}: reached at {r['reached_at']}, final {metric} "
@@ -180,10 +202,10 @@ def table(runs, criterion) -> str:
              "(s) | final score: median [min, max] | budget (steps) |", "|---|---|---:|---:|---:|---:|---:|"]
     keys = []
     for r in runs:
-        if (r["task"], r["method"]) not in keys:
-            keys.append((r["task"], r["method"]))
-    for task, method in keys:
-        rs = [r for r in runs if r["task"] == task and r["method"] == method]
+        if (r["task"], r["method"], r["budget"]) not in keys:
+            keys.append((r["task"], r["method"], r["budget"]))
+    for task, method, budget in keys:
+        rs = [r for r in runs if r["task"] == task and r["method"] == method and r["budget"] == budget]
         ok = [r for r in rs if r["reached_at"] is not None]
         steps = f"{statistics.median(r['reached_at'] for r in ok):.0f}" if ok else "-"
         wall = f"{statistics.median(r['wall_s'] for r in ok):.0f}" if ok else "-"
@@ -201,21 +223,27 @@ def figure(runs, path: Path, criterion: float) -> None:
     import matplotlib.pyplot as plt
 
     tasks = list(dict.fromkeys(r["task"] for r in runs))
-    fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks), 3.4), squeeze=False)
+    ncols = min(4, len(tasks))
+    nrows = -(-len(tasks) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.4 * nrows), squeeze=False)
+    for ax in axes.flat[len(tasks):]:
+        ax.set_visible(False)
     colors = {"base": "0.3", "cd": "tab:blue", "cd-reset": "tab:cyan", "sctt": "tab:orange", "dasc": "tab:green", "dasc-fresh": "tab:olive"}
-    for ax, task in zip(axes[0], tasks):
+    for ax, task in zip(axes.flat, tasks):
         seen = set()
         for r in runs:
             if r["task"] == task:
-                ax.plot(r["eval_steps"], r["curve"], color=colors[r["method"]], alpha=0.75, lw=1,
+                ax.plot(r["eval_steps"], r["curve"], color=colors[r["method"].split("@")[0]], alpha=0.75, lw=1,
+                        ls="--" if "@" in r["method"] else "-",
                         label=None if r["method"] in seen else r["method"])
                 seen.add(r["method"])
         ax.axhline(criterion, color="k", ls=":", lw=0.8)
         ax.set_title(task, fontsize=9)
         ax.set_xlabel("training step")
         ax.set_ylim(-0.02, 1.02)
-    axes[0][0].set_ylabel("held-out score (plain model)")
-    axes[0][0].legend(fontsize=8)
+        ax.legend(fontsize=7, loc="lower right")
+    for row in axes:
+        row[0].set_ylabel("held-out score (plain model)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -260,7 +288,10 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="a smoke run: tiny budgets, writes nothing")
     ap.add_argument("--tasks", nargs="+", default=["dlygo"], choices=("dlygo", "dms", "rule-reversal"))
     ap.add_argument("--delays", type=float, nargs="+", default=[1000.0, 4000.0], help="delays (ms)")
-    ap.add_argument("--methods", nargs="+", default=list(METHOD_NAMES), choices=METHOD_NAMES)
+    ap.add_argument("--methods", nargs="+", default=list(METHOD_NAMES), type=method_name,
+                    help=f"{', '.join(METHOD_NAMES)}; a suffix @THETA sets the coarse step / skip length (cd@20)")
+    ap.add_argument("--w-rec-init", choices=tuple(W_REC_INITS), default="identity",
+                    help="initial W_rec: identity (default) or soo (Soo et al.'s randn / N)")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="one network per seed")
     ap.add_argument("--steps", type=int, default=1500, help="training budget per network")
     ap.add_argument("--eval-every", type=int, default=100)
@@ -290,7 +321,7 @@ def main(argv=None) -> int:
         save()
     if args.part in ("reproduce", "both"):
         reproduce(task_list(args.tasks, args.delays), args.methods, args.seeds, args.steps, args.eval_every,
-                  args.criterion, data["runs"], save)
+                  args.criterion, data["runs"], save, w_rec_init=args.w_rec_init)
     report = render(data, args.criterion)
     print(report)
     if not args.quick:

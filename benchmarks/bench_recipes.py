@@ -64,8 +64,7 @@ CASES: list[tuple[str, str, dict, str | None, tuple[int, ...], str]] = [
     ("copy-10", "copy", {"delay": 10}, None, ALL_SEEDS, ""),
     ("copy-20", "copy", {"delay": 20}, None, ALL_SEEDS, ""),
     ("copy-50", "copy", {"delay": 50}, None, ALL_SEEDS, ""),
-    ("copy-10-drtrl", "copy", {"delay": 10}, "d-rtrl", (0, 1, 2),
-     "D-RTRL steps cost about 10x BPTT's; 3000 steps take about 40 min per seed at the sweep's load"),
+    ("copy-10-drtrl", "copy", {"delay": 10}, "d-rtrl", ALL_SEEDS, ""),
     ("integrator", "integrator", {}, None, ALL_SEEDS, ""),
     ("cddm", "context-dependent-decision-making", {}, None, ALL_SEEDS, ""),
     ("dms", "delayed-match-to-sample", {}, None, ALL_SEEDS, ""),
@@ -283,6 +282,25 @@ file from `recipes.json`). The recipes themselves are in `neurotrain/training/_r
 `neurotrain tasks --recipe NAME` prints one."""
 
 
+def merge_rows(rows: list[dict], *others: list[dict]) -> list[dict]:
+    """The runs of ``rows`` and ``others``, one per (case, seed): where two files hold the same
+    (case, seed), the run of the later date (then the later file) is kept.
+
+    >>> a = [{"case": "pdm", "seed": 0, "date": "2026-12-01", "x": 1}]
+    >>> b = [{"case": "pdm", "seed": 0, "date": "2026-12-07", "x": 2}, {"case": "pdm", "seed": 1, "date": "2026-12-07"}]
+    >>> [(r["seed"], r.get("x")) for r in merge_rows(a, b)]
+    [(0, 2), (1, None)]
+    """
+    out: dict[tuple, dict] = {}
+    for group in (rows, *others):
+        for r in group:
+            k = (r["case"], r["seed"])
+            if k not in out or r.get("date", "") >= out[k].get("date", ""):
+                out[k] = r
+    order = {c: i for i, c in enumerate(CASE_NAMES)}
+    return sorted(out.values(), key=lambda r: (order.get(r["case"], len(order)), r["seed"]))
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--cases", nargs="*", default=CASE_NAMES, choices=CASE_NAMES, metavar="CASE",
@@ -297,6 +315,9 @@ def main(argv=None) -> int:
                                                         "seed 0; writes nothing")
     p.add_argument("--budget", default="about 50 min of a shared 2-core CPU",
                    help="the CPU budget the sweep ran under, for the table's notes on seeds not run")
+    p.add_argument("--merge", type=Path, nargs="+", metavar="JSON",
+                   help="merge the runs of other result files (e.g. of sweeps run in parallel with their own "
+                        "--json) into --json, the newer run of a (case, seed) winning; then render and exit")
     p.add_argument("--json", type=Path, default=RESULTS_JSON)
     p.add_argument("--out", type=Path, default=RESULTS_MD)
     args = p.parse_args(argv)
@@ -315,6 +336,10 @@ def main(argv=None) -> int:
         loads = [v for r in rows for v in r.get("load_1min", [])]
         return f"{min(loads):.1f} to {max(loads):.1f}" if loads else "n/a"
 
+    if args.merge:
+        rows = merge_rows(rows, *(json.loads(f.read_text()) for f in args.merge))
+        args.json.write_text(json.dumps(rows, indent=1))
+        args.render_only = True
     if args.render_only:
         settings["load"] = load_range()
         args.out.write_text(render(rows, settings))
