@@ -50,6 +50,22 @@ def loadavg() -> str:
         return "n/a"
 
 
+def interleaved_times(call, names, reps: int) -> dict[str, list[float]]:
+    """Seconds per ``call(name)`` for every name, ``reps`` calls each, round-robin (A, B, C, then
+    C, B, A, ...) so that other load on the machine hits every name alike; compile and warm up
+    before calling this."""
+    import time
+
+    times: dict[str, list[float]] = {n: [] for n in names}
+    names = list(names)
+    for r in range(reps):
+        for n in (names if r % 2 == 0 else names[::-1]):
+            t0 = time.perf_counter()
+            call(n)
+            times[n].append(time.perf_counter() - t0)
+    return times
+
+
 def leaky_average_batch(T: int, batch: int, num_in: int, num_out: int, *, rate: float, seed: int = 0):
     """Random inputs ``(T, batch, num_in)`` and, as float targets ``(T, batch, num_out)``, their
     leaky running average ``y_t = (1 - rate) y_{t-1} + rate x_t`` (a memory task; needs

@@ -37,7 +37,7 @@ import brainstate
 import braintools
 import jax
 import numpy as np
-from _common import loadavg, machine  # noqa: E402  (benchmarks/ is on sys.path)
+from _common import interleaved_times, loadavg, machine  # noqa: E402  (benchmarks/ is on sys.path)
 
 import neurotrain as nt
 
@@ -121,13 +121,8 @@ def step_cost(reps: int, log=print) -> list[dict]:
     for name in trainers:          # compile, warm up
         for _ in range(2):
             call(name)
-    times = {n: [] for n in trainers}
+    times = interleaved_times(call, trainers, reps)
     names = list(trainers)
-    for r in range(reps):
-        for n in (names if r % 2 == 0 else names[::-1]):
-            t0 = time.perf_counter()
-            call(n)
-            times[n].append(time.perf_counter() - t0)
     base = statistics.median(times["base"])
     rows = []
     for n in names:

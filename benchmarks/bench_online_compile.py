@@ -33,7 +33,7 @@ from pathlib import Path
 import brainstate
 import jax
 import numpy as np
-from _common import loadavg, machine, versions  # noqa: E402  (benchmarks/ is on sys.path)
+from _common import interleaved_times, loadavg, machine, versions  # noqa: E402  (benchmarks/ is on sys.path)
 
 import neurotrain as nt
 from neurotrain.runs import RunOptions
@@ -92,13 +92,8 @@ def measure(name, reps, hidden, batch, log=print) -> dict:
         t0 = time.perf_counter()
         call(k)
         compile_s[k] = time.perf_counter() - t0
-    times = {k: [] for k in trs}
+    times = interleaved_times(call, trs, reps)
     names = list(trs)
-    for r in range(reps):
-        for k in (names if r % 2 == 0 else names[::-1]):
-            t0 = time.perf_counter()
-            call(k)
-            times[k].append(time.perf_counter() - t0)
     a, b = (jax.tree.map(np.asarray, trs[k]._carry[0]) for k in names)
     diff = max(float(np.max(np.abs(a[p] - b[p])) / max(float(np.max(np.abs(b[p]))), 1e-12)) for p in a)
     med = {k: statistics.median(v) for k, v in times.items()}

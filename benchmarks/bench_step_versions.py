@@ -21,7 +21,6 @@ import dataclasses
 import importlib.util
 import statistics
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,7 @@ import braintools
 import jax
 import jax.numpy as jnp
 import numpy as np
-from _common import loadavg, machine  # noqa: E402  (benchmarks/ is on sys.path)
+from _common import interleaved_times, loadavg, machine  # noqa: E402  (benchmarks/ is on sys.path)
 
 import neurotrain as nt
 
@@ -125,13 +124,8 @@ def run_one(T: int, reps: int, ref) -> dict:
     for _ in range(3):
         for k in versions:
             call(k)
-    times = {k: [] for k in versions}
+    times = interleaved_times(call, versions, reps)
     names = list(versions)
-    for r in range(reps):
-        for k in (names if r % 2 == 0 else names[::-1]):
-            t0 = time.perf_counter()
-            call(k)
-            times[k].append(time.perf_counter() - t0)
     new, old = (1e3 * statistics.median(times[k]) for k in names)
     pairs = statistics.median(a / b for a, b in zip(times[names[0]], times[names[1]]))
     return {"T": T, "new_ms": new, "old_ms": old, "ratio": new / old, "pairs": pairs, "dw": dw,

@@ -167,13 +167,13 @@ def test_online_step_keeps_ynnpack_for_products_only_with_the_same_numbers(monke
 
     assert DRTRL().compiler_options() == (YNN_DOT_ONLY if jax.default_backend() == "cpu" else {})
     assert BPTT().compiler_options() == {}
-    task = Copy(length=3, delay=2, num_symbols=4)
+    task = Copy(length=2, delay=1, num_symbols=3)
 
     def params_after_two_steps():
         brainstate.random.seed(0)
-        model = nt.models.build_model("gru", task.num_in, 16, task.num_out)
+        model = nt.models.build_model("gru", task.num_in, 8, task.num_out)
         tr = nt.training.Trainer(model, task, braintools.optim.Adam(1e-2), method=DRTRL(), num_steps=2,
-                                 batch_size=8)
+                                 batch_size=4)
         for i in range(2):
             tr.step_fn(i)
         return tr, jax.tree.map(np.asarray, tr._carry[0])
