@@ -122,10 +122,13 @@ _YANG_STEPS = {"fdgo": 800, "reactgo": 800, "delaygo": 800, "fdanti": 800, "reac
                "multidelaydm": 1500, "dmsgo": 1500, "dmsnogo": 1500, "dmcgo": 1000, "dmcnogo": 1000}
 
 _SOO = Recipe(cell="leaky", hidden=50, cell_params=_YANG_NET, steps=1500, batch_size=32,
-              optimizer=decaying_adam(2e-3, 1500, factor=0.3), clip_norm=1.0, eval_every=100, eval_trials=500,
-              stop_at=0.93, criterion=_at_least("perf", 0.9),
+              optimizer=decaying_adam(2e-3, 1500, factor=0.3), clip_norm=1.0, eval_every=100, eval_trials=1000,
+              stop_at=0.95, restore_best=True, criterion=_at_least("perf", 0.9),
               source="Soo, Goudar & Wang 2023 (NeurIPS; wmws2/temporalskip): 50 ReLU units, Adam 0.1/N, "
                      "clipping; identity W_rec as benchmarks/results/tasks_to_criterion_yang.md")
+#: structure C (two stimuli around a delay) learns slowest: with 1500 steps, a stop at 0.93 on
+#: 500 held-out trials and the last weights, one of three seeds scored 0.856 on fresh trials
+_SOO_C = dataclasses.replace(_SOO, steps=3000, optimizer=decaying_adam(2e-3, 3000, factor=0.3))
 
 YANG_MULTITASK = dataclasses.replace(_yang(20000), hidden=256, eval_every=500, stop_at=None,
                                      source="Yang et al. 2019: all 20 rules interleaved; " + _YANG_SOURCE)
@@ -147,7 +150,7 @@ BUILTIN_RECIPES = {
     "context-dependent-decision-making": CDDM, "delayed-match-to-sample": DMS, "n-bit-flip-flop": FLIPFLOP,
     "memory-anti-number": ANTI_NUMBER, "memory-anti-angle": ANTI_ANGLE,
     **{rule: _yang(_YANG_STEPS[rule]) for rule in YANG_RULES},
-    "soo-a": _SOO, "soo-b": _SOO, "soo-c": _SOO, "yang-multitask": YANG_MULTITASK,
+    "soo-a": _SOO, "soo-b": _SOO, "soo-c": _SOO_C, "yang-multitask": YANG_MULTITASK,
     "rule-reversal": RULE_REVERSAL, "cogtask": ADAPTER, "neurogym": ADAPTER,
 }
 
