@@ -209,7 +209,7 @@ POPULATION = OptionKind('a number of networks >= 1, a table of networks, or "non
                         optional=True)
 POPULATION_GRID = OptionKind("a table of population axes to lists of values", check_population_grid, table=True)
 DEVICES = OptionKind('a number of devices >= 1, "all", or "none"', check_devices, optional=True)
-CHUNK = OptionKind('an integer >= 1, or "none"', check_chunk, optional=True)
+CHUNK = OptionKind('an integer >= 1, "auto" or "none"', check_chunk, optional=True)
 DALE = OptionKind('a fraction of excitatory units in (0, 1), or "none"', _check_dale, optional=True)
 COEFFICIENTS = OptionKind("a table of non-negative coefficients by weight name", _check_coefficients, table=True)
 FREEZE = OptionKind("a table of parameter names (true or a .npy mask)", _check_freeze, table=True)
@@ -371,8 +371,9 @@ class RunOptions:
         lists of values: every combination, with each seed.
     devices : int, "all" or None
         Split the population's networks over this many devices.
-    chunk : int or None
-        Compute the population this many networks at a time.
+    chunk : int, "auto" or None
+        Compute the population this many networks at a time (``"auto"``: 4 on a CPU, all at
+        once on an accelerator; ``None``: all at once).
     out : str or None
         The run directory; ``None``: a new ``runs/<task>-<cell>-<YYYYmmdd-HHMMSS>``. An
         existing folder must be empty or an earlier neurotrain run (replaced atomically), unless
@@ -481,9 +482,10 @@ class RunOptions:
     devices: int | str | None = _option(
         None, DEVICES, "split the population's networks over N devices (or all); K must be a multiple of N",
         group=_POPULATION, resumable=True, metavar="N")
-    chunk: int | None = _option(
-        None, CHUNK, "compute the population N networks at a time (a smaller working set; same results within "
-        "float rounding)", group=_POPULATION, resumable=True, metavar="N")
+    chunk: int | str | None = _option(
+        "auto", CHUNK, "compute the population N networks at a time (a smaller working set; same results within "
+        "float rounding); auto: 4 on a CPU, all at once on an accelerator; none: all at once",
+        group=_POPULATION, resumable=True, metavar="N")
     eval_trials: int = _setting("eval_trials", group=_OUTPUT, metavar="N",
                                 extra_help="; the final evaluation uses as many fresh trials")
     eval_every: int = _setting("eval_every", group=_OUTPUT, metavar="N")
@@ -561,7 +563,7 @@ class RunOptions:
         # the networks, resolved once (not a field: equality and replace() see the options only)
         object.__setattr__(self, "_population", population_of(
             population=self.population, population_grid=self.population_grid, seed=self.seed))
-        if self.population_spec() is None and (self.devices is not None or self.chunk is not None):
+        if self.population_spec() is None and (self.devices is not None or self.chunk not in (None, "auto")):
             raise ConfigError(f"RunOptions: {'devices' if self.devices is not None else 'chunk'} applies to "
                               f"populations; set population (e.g. --population 8) too, or leave it out.")
         self.optimizer_spec()

@@ -115,11 +115,19 @@ def check_devices(name: str, value) -> int | str | None:
     return _count(name, value, 'a number of devices >= 1, "all", or "none"')
 
 
-def check_chunk(name: str, value) -> int | None:
-    """``None`` (every network at once) or a number of networks computed at once, >= 1."""
+def check_chunk(name: str, value) -> int | str | None:
+    """``"auto"`` (4 at a time on a CPU, see :func:`~neurotrain.training.auto_chunk`), ``None``
+    (every network at once) or a number of networks computed at once, >= 1.
+
+    >>> check_chunk("chunk", "AUTO"), check_chunk("chunk", "none"), check_chunk("chunk", "8")
+    ('auto', None, 8)
+    """
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return "auto"
     if _off(value):
         return None
-    return _count(name, value, 'a number of networks computed at once, an integer >= 1, or "none" for all')
+    return _count(name, value, 'a number of networks computed at once, an integer >= 1, "auto" (4 at a time on a '
+                               'CPU) or "none" for all')
 
 
 def population_of(*, population, population_grid: Mapping[str, list], seed: int) -> Population | None:

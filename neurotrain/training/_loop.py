@@ -35,8 +35,10 @@ from ._methods import BPTT, GradientMethod, get_method
 from ._optim import functional_optimizer
 from ._penalties import check_penalties
 from ._population import (
+    AUTO_CHUNK,
     Population,
     as_population,
+    auto_chunk,
     check_fits,
     member_params,
     population_sharding,
@@ -177,10 +179,13 @@ class Trainer:
     devices : int, list of devices or "all", optional
         Split a population's networks over these devices (``jax.sharding``; K must be a
         multiple of their number). Results are those of one device.
-    chunk : int, optional
+    chunk : int, "auto" or None
         Compute a population's networks this many at a time (``jax.lax.map`` with
-        ``batch_size``) instead of all at once; a smaller working set can be faster on a CPU
-        (measure: ``benchmarks/bench_population.py``). Results are the same.
+        ``batch_size``); ``None``: all at once (one ``jax.vmap``). ``"auto"`` (default): 4 on
+        a CPU for populations of more than 4 networks on one device, else all at once; on
+        XLA-CPU a smaller working set is faster (``benchmarks/results/population.md``:
+        1.3-1.6x the throughput of all at once), an accelerator wants the whole population.
+        Results are the same within float rounding.
     handle_signals : bool
         While :meth:`run` runs in the main thread, the first Ctrl-C (SIGINT) or SIGTERM
         finishes the current step, calls the callbacks (so a :class:`Checkpoint` is written)
@@ -209,7 +214,7 @@ class Trainer:
     def __init__(self, model, task, optimizer=None, *, method: GradientMethod | None = None,
                  schedule: Sequence[Phase] | None = None, config: TrainConfig | None = None,
                  callbacks: Sequence[Callback] = (), population: Population | int | None = None,
-                 devices=None, chunk: int | None = None, handle_signals: bool = True, penalties=(),
+                 devices=None, chunk: int | str | None = "auto", handle_signals: bool = True, penalties=(),
                  **settings):
         config = config if config is not None else TrainConfig()
         if not isinstance(config, TrainConfig):
@@ -298,9 +303,12 @@ class Trainer:
                 num_steps=max(p.task.num_steps() for p in self.phases), online=not isinstance(self.method, BPTT))
             self._key = jax.vmap(jax.random.PRNGKey)(jnp.asarray(pop.seeds, jnp.uint32))
         #: networks of a population computed at once (``None``: all; see :class:`Trainer`)
-        self.chunk = check_int("chunk", chunk, minimum=1, allow_none=True)
-        if self.chunk is not None and pop is None:
+        if isinstance(chunk, str) and chunk == AUTO_CHUNK:
+            chunk = auto_chunk(pop, devices)
+        elif chunk is not None and pop is None:
             raise ConfigError("chunk= applies to populations; pass population= too.")
+        self.chunk = check_int("chunk", chunk, minimum=1, allow_none=True,
+                               fix='Or chunk=None (all networks at once) or chunk="auto".')
         #: per network of a population: still training (early stopping and divergence stop one)
         self.active = None if pop is None else np.ones(pop.size, bool)
         #: per network of a population: ``{k: (step, reason)}`` of the networks that stopped
@@ -1156,7 +1164,7 @@ def _set_global_key(key, path: str) -> None:
 def train(model, task, optimizer=None, *, method: GradientMethod | None = None,
           schedule: Sequence[Phase] | None = None, config: TrainConfig | None = None,
           callbacks: Sequence[Callback] = (), population: Population | int | None = None,
-          devices=None, chunk: int | None = None, resume_from: str | os.PathLike | None = None,
+          devices=None, chunk: int | str | None = "auto", resume_from: str | os.PathLike | None = None,
           penalties=(), **settings) -> TrainResult:
     """Train ``model`` on ``task``.
 
