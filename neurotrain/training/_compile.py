@@ -7,7 +7,7 @@ gradients of braintrace's vmapped learner (a ``(B, n_in + n_rec, n_rec)`` array 
 trials) into a ``reduce-window`` kernel that costs 15-20 ms per time step for a GRU of 128
 units and 64 trials: about two thirds of a D-RTRL step. Keeping YNNPACK for matrix products
 only (``LIBRARY_FUSION_TYPE_DOT``) makes the D-RTRL step of the copy task's recipe about 3x
-faster with the same numbers (``benchmarks/bench_online.py``). BPTT steps gain nothing
+faster with the same numbers (``benchmarks/bench_online_compile.py``). BPTT steps gain nothing
 measurable from it and keep XLA's defaults.
 
 The options are passed per compiled function (``jax.jit(..., compiler_options=...)``), never
