@@ -143,16 +143,27 @@ def train_one(task, method, seed, steps, eval_every, criterion, metric, w_rec_in
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = nt.train(model, task, braintools.optim.Adam(LR), method=method, num_steps=steps, batch_size=BATCH,
-                       eval_every=eval_every, eval_trials=200, seed=seed, clip_norm=CLIP, callbacks=[stop])
+        try:
+            res = nt.train(model, task, braintools.optim.Adam(LR), method=method, num_steps=steps,
+                           batch_size=BATCH, eval_every=eval_every, eval_trials=200, seed=seed, clip_norm=CLIP,
+                           callbacks=[stop])
+        except nt.TrainingDivergedError as err:
+            # a run that blows up is a result (it did not reach the criterion), not a crash of the sweep;
+            # the model keeps its last good weights, and those are scored
+            res = None
+            diverged = err
     wall = time.perf_counter() - t0
+    final = float(nt.analysis.evaluate(model, task, 400, seed=seed + 1000).scores[metric])
+    if res is None:
+        return {"seed": seed, "reached_at": None, "steps": int(diverged.step or 0), "wall_s": wall,
+                "final": final, "eval_steps": [], "curve": [], "phases": [],
+                "stop_reason": f"diverged at step {diverged.step}", "diverged": True}
     if res.stop_reason == "interrupted":   # a signal stopped it: not a result (an interrupted sweep reruns it)
         raise KeyboardInterrupt(f"training of seed {seed} was interrupted at step {res.num_steps}")
     curve = res.eval_metrics[metric]
     reached = [int(s) for s, v in zip(res.eval_steps, curve) if v >= criterion]
-    final = nt.analysis.evaluate(model, task, 400, seed=seed + 1000).scores[metric]
     return {"seed": seed, "reached_at": reached[0] if reached else None, "steps": int(res.num_steps),
-            "wall_s": wall, "final": float(final), "eval_steps": res.eval_steps.tolist(),
+            "wall_s": wall, "final": final, "eval_steps": res.eval_steps.tolist(),
             "curve": [float(v) for v in curve], "phases": res.phases, "stop_reason": res.stop_reason}
 
 
@@ -188,7 +199,8 @@ def reproduce(tasks, method_names, seeds, steps, eval_every, criterion, done, sa
                 done[key] = r
                 save()
                 log(f"{label:24s} {name:8s} seed {seed}: reached at {r['reached_at']}, final {metric} "
-                    f"{r['final']:.3f}, {r['steps']} steps in {r['wall_s']:.0f} s", flush=True)
+                    f"{r['final']:.3f}, {r['steps']} steps in {r['wall_s']:.0f} s"
+                    + (f" ({r['stop_reason']})" if r.get("diverged") else ""), flush=True)
     return done
 
 
@@ -206,7 +218,9 @@ def table(runs, criterion) -> str:
         wall = f"{statistics.median(r['wall_s'] for r in ok):.0f}" if ok else "-"
         f = [r["final"] for r in rs]
         budgets = sorted({r["budget"] for r in rs})
-        lines.append(f"| {task} | {method} | {len(ok)}/{len(rs)} | {steps} | {wall} | "
+        blown = sum(bool(r.get("diverged")) for r in rs)
+        reached = f"{len(ok)}/{len(rs)}" + (f" ({blown} diverged)" if blown else "")
+        lines.append(f"| {task} | {method} | {reached} | {steps} | {wall} | "
                      f"{np.median(f):.3f} [{min(f):.3f}, {max(f):.3f}] | {'/'.join(map(str, budgets))} |")
     return "\n".join(lines)
 
