@@ -231,7 +231,10 @@ def figure(runs, path: Path, criterion: float) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    tasks = list(dict.fromkeys(r["task"] for r in runs))
+    def panel(r):     # one panel per task and budget (the default budget unnamed)
+        return r["task"] + (f", {r['budget']}-step budget" if r.get("budget", 1500) != 1500 else "")
+
+    tasks = list(dict.fromkeys(panel(r) for r in runs))
     ncols = min(4, len(tasks))
     nrows = -(-len(tasks) // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.4 * nrows), squeeze=False)
@@ -241,7 +244,7 @@ def figure(runs, path: Path, criterion: float) -> None:
     for ax, task in zip(axes.flat, tasks):
         seen = set()
         for r in runs:
-            if r["task"] == task:
+            if panel(r) == task:
                 ax.plot(r["eval_steps"], r["curve"], color=colors[r["method"].split("@")[0]], alpha=0.75, lw=1,
                         ls="--" if "@" in r["method"] else "-",
                         label=None if r["method"] in seen else r["method"])
