@@ -120,6 +120,10 @@ def run_case(case: str, seed: int, *, quick: bool = False) -> dict:
                "load_1min": [load0, os.getloadavg()[0]], "date": datetime.date.today().isoformat(),
                "commit": git_commit()}
         s = result.summary
+        if result.status in ("interrupted", "terminated"):
+            # a signal stopped the run: not a result. Stop the sweep without recording it, so that
+            # the next run of the sweep trains this (case, seed) again
+            raise KeyboardInterrupt(f"{case} seed {seed} was {result.status} at step {s.get('steps')}")
         if result.status != "completed":
             row["error"] = result.error or s.get("stop_reason")
             return row
@@ -289,16 +293,22 @@ file from `recipes.json`; sweeps run in parallel with their own `--json` are joi
 
 def merge_rows(rows: list[dict], *others: list[dict]) -> list[dict]:
     """The runs of ``rows`` and ``others``, one per (case, seed): where two files hold the same
-    (case, seed), the run of the later date (then the later file) is kept.
+    (case, seed), the run of the later date (then the later file) is kept. Runs a signal stopped
+    (status ``interrupted`` or ``terminated``, written by sweeps before they stopped on one) are
+    not results and are dropped.
 
     >>> a = [{"case": "pdm", "seed": 0, "date": "2026-12-01", "x": 1}]
     >>> b = [{"case": "pdm", "seed": 0, "date": "2026-12-07", "x": 2}, {"case": "pdm", "seed": 1, "date": "2026-12-07"}]
     >>> [(r["seed"], r.get("x")) for r in merge_rows(a, b)]
     [(0, 2), (1, None)]
+    >>> len(merge_rows(a, [{"case": "pdm", "seed": 0, "date": "2026-12-08", "status": "terminated"}]))
+    1
     """
     out: dict[tuple, dict] = {}
     for group in (rows, *others):
         for r in group:
+            if r.get("status") in ("interrupted", "terminated"):
+                continue
             k = (r["case"], r["seed"])
             if k not in out or r.get("date", "") >= out[k].get("date", ""):
                 out[k] = r
@@ -332,7 +342,7 @@ def main(argv=None) -> int:
         return 0
     rows: list[dict] = []
     if args.json.exists() and not args.quick:
-        rows = json.loads(args.json.read_text())
+        rows = merge_rows(json.loads(args.json.read_text()))    # drops runs a signal stopped
     settings = {"date": datetime.date.today().isoformat(), "commit": git_commit(), "machine": machine(),
                 "software": versions(("jax", "brainstate", "braintools", "braintrace", "neurotrain")),
                 "notes": NOTES, "budget": args.budget}
@@ -358,7 +368,12 @@ def main(argv=None) -> int:
             if not args.redo and any(r["case"] == case and r["seed"] == seed for r in rows):
                 continue
             print(f"[{time.strftime('%H:%M:%S')}] {case} seed {seed} (load {loadavg()})", flush=True)
-            row = run_case(case, seed, quick=args.quick)
+            try:
+                row = run_case(case, seed, quick=args.quick)
+            except KeyboardInterrupt as err:
+                print(f"stopped ({err}); the runs before it are in {args.json}: run the same command to "
+                      "go on", flush=True)
+                return 130
             print(f"[{time.strftime('%H:%M:%S')}] {json.dumps(row)}", flush=True)
             rows = [r for r in rows if not (r["case"] == case and r["seed"] == seed)] + [row]
             if not args.quick:
