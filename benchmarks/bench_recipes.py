@@ -281,6 +281,12 @@ delays above 20 (`update_bias=1`), and the copy-50 row is of that recipe (seeds 
 included). Rows of other tasks ran at commits 90b5d1c, e218ce6, c13f73c or later; their recipes
 are the same in all of them unless a note says otherwise.
 
+The Yang et al. rows are of seed 0 only (commit 05e69a0, 2026-12-07): every one of the 20 rules
+met perf >= 0.9 on 1000 fresh trials (91.5-98.4 %); the decision-making rules without a delay
+(dm1, dm2, contextdm1, contextdm2, multidm) need 2400-4000 steps of 256 units, 9-14 min each
+here, the others 200-800 steps; seed 0 of all 20 took 1.5 h (two at a time), nine more seeds of
+each about 13 h of this CPU.
+
 The D-RTRL row (copy-10-drtrl) ran after the online step was compiled with YNNPACK fusions for
 matrix products only (commit 61243c1; `benchmarks/results/online_compile.md`): a step of this
 GRU takes about 0.3 s on this CPU instead of about 1 s, so its 3000 steps take about 15 min.
