@@ -150,8 +150,7 @@ def train_one(task, method, seed, steps, eval_every, criterion, metric, w_rec_in
         except nt.TrainingDivergedError as err:
             # a run that blows up is a result (it did not reach the criterion), not a crash of the sweep;
             # the model keeps its last good weights, and those are scored
-            res = None
-            diverged = err
+            res, diverged = None, err
     wall = time.perf_counter() - t0
     final = float(nt.analysis.evaluate(model, task, 400, seed=seed + 1000).scores[metric])
     if res is None:

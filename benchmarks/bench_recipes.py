@@ -213,6 +213,7 @@ def render(rows: list[dict], settings: dict) -> str:
         "|---|---|---|---:|---:|---|---|---|---|---:|---|",
     ]
     notes = []
+    partial: dict[str, list[str]] = {}
     for case, task_name, params, method, _seeds, why in CASES:
         rs = [r for r in rows if r["case"] == case]
         if not rs:
@@ -237,10 +238,10 @@ def render(rows: list[dict], settings: dict) -> str:
                      f"{_stats([r.get('last') for r in done], fmt)} | {steps} | {train:.0f} | "
                      f"{', '.join(sorted({r.get('commit', '?') for r in rs}))} |")
         ran = ", ".join(str(r["seed"]) for r in sorted(rs, key=lambda r: r["seed"]))
-        if len(rs) < len(_seeds):
-            notes.append(f"- {case}: {len(rs)} of the case's {len(_seeds)} seeds (seeds {ran}); the others did not fit in "
-                         f"the sweep's CPU budget ({settings.get('budget', 'not run yet')})"
-                         + (f"; the case has fewer seeds because {why}" if why else ""))
+        if len(rs) < len(_seeds):     # cases cut alike share one note (the 20 Yang rules)
+            partial.setdefault(f"{len(rs)} of the case's {len(_seeds)} seeds (seeds {ran}); the others did not fit "
+                               f"in the sweep's CPU budget ({settings.get('budget', 'not run yet')})"
+                               + (f"; the case has fewer seeds because {why}" if why else ""), []).append(case)
         elif len(rs) < len(ALL_SEEDS):
             notes.append(f"- {case}: seeds {ran} ({why or 'fewer seeds'})")
         if failed:
@@ -249,6 +250,7 @@ def render(rows: list[dict], settings: dict) -> str:
         for r in missed:
             notes.append(f"- {case}, seed {r['seed']}: {metric} {fmt(r['fresh'])} on fresh trials "
                          f"(best held-out {fmt(r['best'])} at step {r['best_step']}), criterion not met")
+    notes = [f"- {', '.join(cases)}: {text}" for text, cases in partial.items()] + notes
     ff = [r for r in rows if r["case"] == "flip-flop" and "fixed_points" in r]
     if ff:
         eight = sum(r["fixed_points"]["stable"] == 8 and r["fixed_points"]["patterns"] == 8 for r in ff)
